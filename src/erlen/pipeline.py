@@ -1,0 +1,578 @@
+"""The request pipeline, free of any protocol: match → hooks → view → response.
+
+``Pipeline`` is a base class of :class:`erlen.Erlen`. Its methods carry Flask's
+names and decisions (``full_dispatch_request``, ``preprocess_request``,
+``make_response``, ``handle_exception``, …) so code that overrides them keeps
+working. The adapters (:mod:`erlen.wsgi`, later :mod:`erlen.asgi`) drive it and do
+the IO. The :class:`Plan` records, once per app state, which per-request work the
+app actually needs, so a hello-world request skips everything else.
+
+May import: erlen.ctx, erlen.globals, erlen.routing, erlen.signals, erlen.wrappers,
+erlen.typing. Never imports an adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from functools import wraps
+from itertools import chain
+from types import CoroutineType, GeneratorType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import (
+    BadRequestKeyError,
+    HTTPException,
+    InternalServerError,
+)
+from werkzeug.routing import RequestRedirect, RoutingException
+
+from . import signals
+from .globals import _cv_ctx
+from .routing import RedirectRequired
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import Erlen
+    from .ctx import RequestContext
+    from .wrappers import Request, Response
+
+_FAST_SIGNALS = (
+    signals.request_started,
+    signals.request_finished,
+    signals.request_tearing_down,
+    signals.got_request_exception,
+    signals.appcontext_pushed,
+    signals.appcontext_popped,
+    signals.appcontext_tearing_down,
+)
+
+
+class Plan:
+    """What the app must do per request, decided once from its current setup."""
+
+    __slots__ = ("bare", "chains", "json_bytes", "static", "teardown")
+
+    def __init__(self, app: Erlen) -> None:
+        no_hooks = not any(
+            any(app_dict.values())
+            for app_dict in (
+                app.before_request_funcs,
+                app.after_request_funcs,
+                app.url_value_preprocessors,
+            )
+        )
+        no_signals = not any(sig.receivers for sig in _FAST_SIGNALS)
+        #: Teardown work exists (functions or signals): contexts pop the long way.
+        self.teardown = bool(
+            any(app.teardown_request_funcs.values())
+            or app.teardown_appcontext_funcs
+            or not no_signals
+        )
+        url_map = app.url_map
+        url_map.refresh()
+        #: Nothing but match → view → response is needed (the fast path).
+        self.bare = no_hooks and no_signals and not self.teardown
+        #: ``{wsgi path: {method: (rule, defaults)}}`` for the fast path.
+        self.static: dict[str, dict[str, Any]] = {}
+        if self.bare and url_map.fast_path_ok:
+            for path, by_method in url_map.static_routes_wsgi.items():
+                table = {}
+                for method, rule in by_method.items():
+                    if method == "OPTIONS" or method == "*" or rule.websocket:
+                        continue
+                    table[method] = (rule, rule.defaults or None)
+                if table:
+                    self.static[path] = table
+        #: The provider's body function when its ``response`` is the default one.
+        self.json_bytes: Callable[[Any], bytes] | None = None
+        provider = app.json
+        from .json.provider import DefaultJSONProvider
+
+        if type(provider).response is DefaultJSONProvider.response:
+            self.json_bytes = provider.response_bytes
+        #: ``{blueprint name or None: HookChain}`` filled on first use.
+        self.chains: dict[str | None, HookChain] = {}
+
+
+class HookChain:
+    """The hooks that apply to requests of one blueprint (or none), in call order."""
+
+    __slots__ = ("after", "before", "url_value_preprocessors")
+
+    def __init__(self, app: Erlen, blueprint: str | None) -> None:
+        names: list[str | None] = [None]
+        if blueprint is not None:
+            parts = blueprint.split(".")
+            names.extend(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        # Flask order: app first, then outer to inner blueprint, for "before"
+        # work; innermost blueprint first and each list reversed for "after".
+        self.url_value_preprocessors = tuple(
+            chain.from_iterable(app.url_value_preprocessors.get(n, ()) for n in names)
+        )
+        self.before = tuple(
+            chain.from_iterable(app.before_request_funcs.get(n, ()) for n in names)
+        )
+        self.after = tuple(
+            chain.from_iterable(
+                reversed(app.after_request_funcs.get(n, ())) for n in reversed(names)
+            )
+        )
+
+
+# -- async support under a sync driver --------------------------------------------
+_loops = threading.local()
+
+
+def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` to completion on this thread's persistent event loop.
+
+    A WSGI worker thread keeps one loop for its lifetime instead of creating a
+    loop per call (what ``asyncio.run`` would do).
+    """
+    loop = getattr(_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _loops.loop = asyncio.new_event_loop()
+    if loop.is_running():  # pragma: no cover - defensive
+        raise RuntimeError(
+            "An async view or hook was called from inside a running event loop"
+            " through the WSGI path; serve the app over ASGI instead."
+        )
+    return loop.run_until_complete(coro)
+
+
+def _resolve(rv: Any) -> Any:
+    # PERF: one type check instead of inspecting each callable up front.
+    if type(rv) is CoroutineType:
+        return run_coroutine(rv)
+    return rv
+
+
+class Pipeline:
+    """The per-request methods of the app, in Flask's vocabulary."""
+
+    _plan: Plan | None
+
+    # -- plan -----------------------------------------------------------------------
+    def _make_plan(self: Erlen) -> Plan:  # type: ignore[misc]
+        self._got_first_request = True
+        plan = self._plan = Plan(self)
+        return plan
+
+    def _hook_chain(self: Erlen, blueprint: str | None) -> HookChain:  # type: ignore[misc]
+        plan = self._plan or self._make_plan()
+        chain_ = plan.chains.get(blueprint)
+        if chain_ is None:
+            chain_ = plan.chains[blueprint] = HookChain(self, blueprint)
+        return chain_
+
+    # -- calling user code ---------------------------------------------------------
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Return a sync callable for ``func``; async functions run on a loop."""
+        if inspect.iscoroutinefunction(func):
+            return self.async_to_sync(func)
+        return func
+
+    def async_to_sync(
+        self, func: Callable[..., Coroutine[Any, Any, Any]]
+    ) -> Callable[..., Any]:
+        """Wrap an async function to run on this thread's persistent loop."""
+
+        @wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return run_coroutine(func(*args, **kwargs))
+
+        return wrapper
+
+    # -- routing ------------------------------------------------------------------------
+    def match_request(self: Erlen, req: Request | None = None) -> None:  # type: ignore[misc]
+        """Match the request's URL; store the rule and view args, or the error."""
+        if req is None:
+            req = _cv_ctx.get().request  # type: ignore[assignment]
+        try:
+            config = self.config
+            if config["TRUSTED_HOSTS"] is not None:
+                req.trusted_hosts = config["TRUSTED_HOSTS"]
+                req.host  # noqa: B018 - validates the Host header now
+            url_map = self.url_map
+            if url_map.fast_path_ok:
+                rule, args = url_map.match(req.path, req.method)
+            else:
+                host = req.host.lower()
+                subdomain = None
+                server_name = config["SERVER_NAME"]
+                if not url_map.host_matching:
+                    if self.subdomain_matching and server_name:
+                        server = server_name.lower()
+                        if host == server:
+                            subdomain = ""
+                        elif host.endswith("." + server):
+                            subdomain = host[: -len(server) - 1]
+                        else:
+                            subdomain = "<invalid>"
+                    else:
+                        subdomain = url_map.default_subdomain or ""
+                rule, args = url_map.match(
+                    req.path, req.method, host=host, subdomain=subdomain
+                )
+        except HTTPException as e:
+            req.routing_exception = e
+        except RedirectRequired as r:
+            req.routing_exception = RequestRedirect(self._redirect_url(req, r.path))
+        else:
+            req.url_rule = rule
+            req.view_args = args
+
+    def _redirect_url(self, req: Request, path: str) -> str:
+        url = f"{req.host_url.rstrip('/')}{req.script_root}"
+        url += quote(path, safe="/:@&=+$,;~!*'()%")
+        qs = req.query_string
+        if qs:
+            url = f"{url}?{qs.decode('latin-1')}"
+        return url
+
+    def raise_routing_exception(self, request: Request) -> None:
+        """Raise the routing error stored on ``request``."""
+        raise request.routing_exception  # type: ignore[misc]
+
+    # -- dispatch -------------------------------------------------------------------------
+    def full_dispatch_request(self: Erlen) -> Response:  # type: ignore[misc]
+        """Run before hooks and the view, handle user errors, finalize the response."""
+        ctx: RequestContext = _cv_ctx.get()  # type: ignore[assignment]
+        req = ctx.request
+        if req.url_rule is None and req.routing_exception is None:
+            self.match_request(req)
+        try:
+            if signals.request_started.receivers:
+                signals.request_started.send(self, _async_wrapper=self.ensure_sync)
+            rv = self.preprocess_request()
+            if rv is None:
+                rv = self.dispatch_request()
+        except Exception as e:
+            rv = self.handle_user_exception(e)
+        return self.finalize_request(rv)
+
+    def preprocess_request(self: Erlen) -> Any:  # type: ignore[misc]
+        """Run URL value preprocessors, then before-request functions.
+
+        A non-None value from a before-request function stops the request and
+        becomes its response.
+        """
+        req: Request = _cv_ctx.get().request  # type: ignore[assignment]
+        hooks = self._hook_chain(req.blueprint)
+        if hooks.url_value_preprocessors:
+            for func in hooks.url_value_preprocessors:
+                func(req.endpoint, req.view_args)
+        for before_func in hooks.before:
+            rv = _resolve(before_func())
+            if rv is not None:
+                return rv
+        return None
+
+    def dispatch_request(self: Erlen) -> Any:  # type: ignore[misc]
+        """Call the view matched for the request and return its value."""
+        req: Request = _cv_ctx.get().request  # type: ignore[assignment]
+        if req.routing_exception is not None:
+            self.raise_routing_exception(req)
+        rule = req.url_rule
+        if rule.provide_automatic_options and req.method == "OPTIONS":  # type: ignore[union-attr]
+            return self.make_default_options_response()
+        view_args = req.view_args or {}
+        return _resolve(self.view_functions[rule.endpoint](**view_args))  # type: ignore[union-attr]
+
+    def make_default_options_response(self: Erlen) -> Response:  # type: ignore[misc]
+        """Return an empty 200 response whose Allow header lists the URL's methods."""
+        from werkzeug.exceptions import MethodNotAllowed
+
+        req: Request = _cv_ctx.get().request  # type: ignore[assignment]
+        try:
+            self.url_map.match(req.path, "\x00erlen-any")
+            methods: list[str] = []
+        except MethodNotAllowed as e:
+            methods = list(e.valid_methods or ())
+        except HTTPException:  # pragma: no cover - the path matched before
+            methods = []
+        rv = self.response_class()
+        rv.allow.update(methods)
+        return rv
+
+    def finalize_request(
+        self: Erlen,  # type: ignore[misc]
+        rv: Any,
+        from_error_handler: bool = False,
+    ) -> Response:
+        """Turn ``rv`` into a response and run the after-request processing."""
+        response = self.make_response(rv)
+        try:
+            response = self.process_response(response)
+            if signals.request_finished.receivers:
+                signals.request_finished.send(
+                    self, _async_wrapper=self.ensure_sync, response=response
+                )
+        except Exception:
+            if not from_error_handler:
+                raise
+            self.logger.exception(
+                "Request finalizing failed with an error while handling an error"
+            )
+        return response
+
+    def process_response(self: Erlen, response: Response) -> Response:  # type: ignore[misc]
+        """Run after-this-request and after-request functions; save the session."""
+        ctx: RequestContext = _cv_ctx.get()  # type: ignore[assignment]
+        funcs = ctx._after_request_functions
+        if funcs:
+            for func in funcs:
+                response = _resolve(func(response))
+        for func in self._hook_chain(ctx.request.blueprint).after:
+            response = _resolve(func(response))
+        self._save_session(ctx, response)
+        return response
+
+    def _save_session(self: Erlen, ctx: RequestContext, response: Response) -> None:  # type: ignore[misc]
+        sess = ctx._session
+        iface = self.session_interface
+        if sess is None:
+            # The session was never opened. Flask opens it on every request, so
+            # a permanent session's cookie is refreshed even when unused; do the
+            # same, but only when the request carries a session cookie.
+            if not self.config["SESSION_REFRESH_EACH_REQUEST"]:
+                return
+            cookie = ctx.request.environ.get("HTTP_COOKIE")
+            if not cookie or iface.get_cookie_name(self) not in cookie:
+                return
+            sess = ctx.session
+        if not iface.is_null_session(sess):
+            iface.save_session(self, sess, response)
+
+    # -- errors -----------------------------------------------------------------------------
+    def trap_http_exception(self: Erlen, e: Exception) -> bool:  # type: ignore[misc]
+        """Return whether an HTTP exception should propagate like a normal one."""
+        config = self.config
+        if config["TRAP_HTTP_EXCEPTIONS"]:
+            return True
+        trap_bad_request = config["TRAP_BAD_REQUEST_ERRORS"]
+        if (
+            trap_bad_request is None
+            and self.debug
+            and isinstance(e, BadRequestKeyError)
+        ):
+            return True
+        if trap_bad_request:
+            from werkzeug.exceptions import BadRequest
+
+            return isinstance(e, BadRequest)
+        return False
+
+    def _find_error_handler(
+        self: Erlen,  # type: ignore[misc]
+        e: Exception,
+        blueprints: list[str],
+    ) -> Callable[[Any], Any] | None:
+        exc_class, code = self._get_exc_class_and_code(type(e))
+        names = (*blueprints, None)
+        spec = self.error_handler_spec
+        for c in (code, None) if code is not None else (None,):
+            for name in names:
+                handler_map = spec.get(name, {}).get(c)
+                if not handler_map:
+                    continue
+                for cls in exc_class.__mro__:
+                    handler = handler_map.get(cls)
+                    if handler is not None:
+                        return handler
+        return None
+
+    def handle_http_exception(self: Erlen, e: HTTPException) -> Any:  # type: ignore[misc]
+        """Return the registered handler's value for ``e``, or ``e`` itself."""
+        if e.code is None:
+            return e
+        if isinstance(e, RoutingException):
+            return e
+        req: Request = _cv_ctx.get().request  # type: ignore[assignment]
+        handler = self._find_error_handler(e, req.blueprints)
+        if handler is None:
+            return e
+        return _resolve(handler(e))
+
+    def handle_user_exception(self: Erlen, e: Exception) -> Any:  # type: ignore[misc]
+        """Handle an exception raised by a hook or view; re-raise if unhandled."""
+        if isinstance(e, BadRequestKeyError) and (
+            self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
+        ):
+            e.show_exception = True
+        if isinstance(e, HTTPException) and not self.trap_http_exception(e):
+            return self.handle_http_exception(e)
+        req: Request = _cv_ctx.get().request  # type: ignore[assignment]
+        handler = self._find_error_handler(e, req.blueprints)
+        if handler is None:
+            raise
+        return _resolve(handler(e))
+
+    def handle_exception(self: Erlen, e: Exception) -> Response:  # type: ignore[misc]
+        """Handle an exception nothing else handled: a 500, or re-raise in testing."""
+        exc_info = sys.exc_info()
+        if signals.got_request_exception.receivers:
+            signals.got_request_exception.send(
+                self, _async_wrapper=self.ensure_sync, exception=e
+            )
+        propagate = self.config["PROPAGATE_EXCEPTIONS"]
+        if propagate is None:
+            propagate = self.testing or self.debug
+        if propagate:
+            if exc_info[1] is e:
+                raise
+            raise e
+        self.log_exception(exc_info)
+        server_error: Any = InternalServerError(original_exception=e)
+        req: Request = _cv_ctx.get().request  # type: ignore[assignment]
+        handler = self._find_error_handler(server_error, req.blueprints)
+        if handler is not None:
+            server_error = _resolve(handler(server_error))
+        return self.finalize_request(server_error, from_error_handler=True)
+
+    def log_exception(self: Erlen, exc_info: Any) -> None:  # type: ignore[misc]
+        """Log an unhandled exception with the request's method and path."""
+        req = _cv_ctx.get().request
+        # The path is logged as a repr so control characters cannot forge log
+        # lines or terminal escapes (BAD_INPUTS 58).
+        self.logger.error(
+            f"Exception on {req.path!r} [{req.method}]",  # type: ignore[union-attr]
+            exc_info=exc_info,
+        )
+
+    def should_ignore_error(self, error: BaseException | None) -> bool:
+        """Return True to hide ``error`` from teardown functions (never, by default)."""
+        return False
+
+    # -- teardown ---------------------------------------------------------------------------
+    def do_teardown_request(self: Erlen, exc: BaseException | None = None) -> None:  # type: ignore[misc]
+        """Call teardown_request functions (innermost blueprint first, reversed)."""
+        ctx = _cv_ctx.get()
+        req = ctx.request
+        funcs = self.teardown_request_funcs
+        if funcs:
+            for name in chain(req.blueprints if req is not None else (), (None,)):
+                for func in reversed(funcs.get(name, ())):
+                    _resolve(func(exc))
+        if signals.request_tearing_down.receivers:
+            signals.request_tearing_down.send(
+                self, _async_wrapper=self.ensure_sync, exc=exc
+            )
+
+    def do_teardown_appcontext(self: Erlen, exc: BaseException | None = None) -> None:  # type: ignore[misc]
+        """Call teardown_appcontext functions in reverse registration order."""
+        for func in reversed(self.teardown_appcontext_funcs):
+            _resolve(func(exc))
+        if signals.appcontext_tearing_down.receivers:
+            signals.appcontext_tearing_down.send(
+                self, _async_wrapper=self.ensure_sync, exc=exc
+            )
+
+    # -- return value -> response -------------------------------------------------------
+    def make_response(self: Erlen, rv: Any) -> Response:  # type: ignore[misc]
+        """Convert a view's return value into a :attr:`response_class` instance.
+
+        Accepts what Flask accepts: str, bytes, dict/list (JSON), a response,
+        an iterator/generator (streamed), a WSGI callable, or a tuple
+        ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)``.
+        """
+        status = headers = None
+        if isinstance(rv, tuple):
+            len_rv = len(rv)
+            if len_rv == 3:
+                rv, status, headers = rv
+            elif len_rv == 2:
+                if isinstance(rv[1], Headers | dict | tuple | list):
+                    rv, headers = rv
+                else:
+                    rv, status = rv
+            else:
+                raise TypeError(
+                    "The view function did not return a valid response tuple. The"
+                    " tuple must have the form (body, status, headers), (body,"
+                    " status), or (body, headers)."
+                )
+        if rv is None:
+            req = _cv_ctx.get().request
+            raise TypeError(
+                f"The view function for {req.endpoint!r} did not return a valid"  # type: ignore[union-attr]
+                " response. The function either returned None or ended without a"
+                " return statement."
+            )
+        response_class = self.response_class
+        if not isinstance(rv, response_class):
+            if isinstance(rv, str | bytes | bytearray | Iterator):
+                rv = response_class(rv, status=status, headers=headers)
+                status = headers = None
+            elif isinstance(rv, dict | list):
+                rv = self.json.response(rv)
+            elif isinstance(rv, HTTPException):
+                rv = self._response_from_http_exception(rv)
+            elif callable(rv) or hasattr(rv, "status_code"):
+                rv = self._response_from_foreign(rv)
+            else:
+                raise TypeError(
+                    "The view function did not return a valid response. The return"
+                    " type must be a string, dict, list, tuple with headers or"
+                    " status, Response instance, or WSGI callable, but it was a"
+                    f" {type(rv).__name__}."
+                )
+        if status is not None:
+            if isinstance(status, str | bytes | bytearray):
+                rv.status = status if isinstance(status, str) else status.decode()
+            else:
+                rv.status_code = status
+        if headers:
+            rv.headers.update(headers)
+        return rv
+
+    def _response_from_http_exception(self: Erlen, e: HTTPException) -> Response:  # type: ignore[misc]
+        if e.response is not None:
+            return self.make_response(e.response)
+        if isinstance(e, RequestRedirect):
+            from .helpers import redirect
+
+            return redirect(e.new_url, e.code)  # type: ignore[return-value]
+        environ = getattr(_cv_ctx.get(None), "request", None)
+        environ = environ.environ if environ is not None else None
+        rv = self.response_class(e.get_body(environ), status=e.code)
+        rv.headers = Headers(e.get_headers(environ))
+        return rv
+
+    def _response_from_foreign(self: Erlen, rv: Any) -> Response:  # type: ignore[misc]
+        """Wrap a response object of another class, or run a WSGI callable."""
+        cls = self.response_class
+        if hasattr(rv, "status_code") and hasattr(rv, "headers"):
+            out = cls(status=rv.status_code)
+            out.headers = Headers(list(rv.headers.items()))
+            out.response = rv.response if hasattr(rv, "response") else rv.iter_encoded()
+            return out
+        req = _cv_ctx.get().request
+        captured: list[Any] = []
+
+        def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            captured[:] = [status, headers]
+            return lambda data: None
+
+        try:
+            body = rv(req.environ, start_response)  # type: ignore[union-attr]
+        except TypeError as e:
+            raise TypeError(
+                f"{e}\nThe view function did not return a valid response. The return"
+                " type must be a string, dict, list, tuple with headers or status,"
+                " Response instance, or WSGI callable, but it was a"
+                f" {type(rv).__name__}."
+            ).with_traceback(sys.exc_info()[2]) from None
+        if isinstance(body, GeneratorType):
+            first = next(body, None)
+            chunks: Any = chain(() if first is None else (first,), body)
+        else:
+            chunks = body
+        out = cls(chunks, status=captured[0] if captured else 200)
+        out.headers = Headers(captured[1] if captured else [])
+        return out

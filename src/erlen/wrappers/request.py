@@ -1,0 +1,981 @@
+"""The request object: Flask 3.1's ``Request`` API over a WSGI environ, computed lazily.
+
+Constructing a :class:`Request` stores the environ and nothing else is parsed: each
+property computes its value on first access and keeps it in a ``__slots__`` field
+(Falcon's pattern, no ``cached_property``). Headers, cookies, query arguments, the
+body and forms are parsed with Werkzeug's parsers and data structures, so the
+objects users get (``ImmutableMultiDict``, ``FileStorage``, ``MIMEAccept``,
+``Authorization`` ...) are the ones Flask code and extensions expect.
+
+Where erlen is stricter than Werkzeug (see ``docs/differences.md``):
+
+- a path or script name that is not UTF-8 -> 400 instead of U+FFFD replacements;
+- an invalid ``Host`` header (``a@b``, ``x y``, ``host/path``) -> 400 instead of an
+  empty host; an empty one falls back to ``SERVER_NAME:SERVER_PORT``;
+- more than ``max_form_parts`` query parameters -> 400; ``Accept*`` headers are read
+  up to 500 characters; a ``Range`` with more than 100 ranges is ignored;
+- malformed multipart bodies -> 400 instead of an empty form (:mod:`erlen.formparser`);
+- a terminated stream longer than ``max_content_length`` -> 413, not truncated.
+
+Imports :mod:`erlen.formparser` and :mod:`erlen.globals` (for the current app's
+config); :mod:`erlen.json` is imported on first JSON use.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from io import BytesIO
+from typing import IO, Any
+
+from werkzeug.datastructures import (
+    Accept,
+    Authorization,
+    CharsetAccept,
+    CombinedMultiDict,
+    EnvironHeaders,
+    FileStorage,
+    HeaderSet,
+    ImmutableList,
+    ImmutableMultiDict,
+    LanguageAccept,
+    MIMEAccept,
+    MultiDict,
+    Range,
+    RequestCacheControl,
+    iter_multi_items,
+)
+from werkzeug.exceptions import BadRequest, SecurityError, UnsupportedMediaType
+from werkzeug.http import (
+    parse_accept_header,
+    parse_cache_control_header,
+    parse_date,
+    parse_etags,
+    parse_if_range_header,
+    parse_list_header,
+    parse_options_header,
+    parse_range_header,
+    parse_set_header,
+)
+from werkzeug.sansio.http import parse_cookie
+from werkzeug.sansio.utils import get_current_url
+from werkzeug.user_agent import UserAgent
+from werkzeug.wsgi import get_content_length
+
+from ..formparser import (
+    DEFAULT_MAX_FORM_MEMORY_SIZE,
+    DEFAULT_MAX_FORM_PARTS,
+    FORM_MIMETYPES,
+    default_stream_factory,
+    get_input_stream,
+    parse_form_data,
+    parse_qsl_limited,
+)
+from ..globals import _cv_ctx
+
+__all__ = ["Request"]
+
+#: Accept-* headers are parsed up to this many characters (BAD_INPUTS 53).
+MAX_ACCEPT_LENGTH = 500
+#: A Range header with more ranges, or more characters, is ignored (BAD_INPUTS 52).
+MAX_RANGES = 100
+MAX_RANGE_LENGTH = 8192
+
+# RFC 3986 §3.2.2: reg-name (unreserved characters only) or an IP literal, then an
+# optional port. Anything else in Host ("a@b", "x y", "h/p?q") is refused.
+_HOST_RE = re.compile(
+    r"(?:[a-z0-9._~-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?", re.ASCII | re.IGNORECASE
+)
+
+# Every cache slot reads as None until filled (see Request.__getattr__).
+_LAZY_SLOTS = frozenset(
+    """
+    _root_path _query_string _args _full_path _host _url _base_url _root_url
+    _host_url _headers _cookies _content_type _form _files _values _stream
+    _cached_data _cached_json _user_agent _accept_mimetypes _accept_languages
+    _accept_encodings _accept_charsets _authorization _cache_control _if_match
+    _if_none_match _if_range _range _pragma _access_route _max_content_length
+    _max_form_memory_size _max_form_parts _trusted_hosts
+    url_rule view_args routing_exception
+    """.split()  # noqa: SIM905 - one name per word reads better than 38 lines
+)
+
+
+class _JSONModule:
+    """Resolve to :mod:`erlen.json` on first access (stdlib :mod:`json` without it).
+
+    A descriptor, so importing this module does not import the JSON layer, which
+    reaches the app through the context.
+    """
+
+    __slots__ = ("_module",)
+
+    def __init__(self) -> None:
+        self._module: Any = None
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        module = self._module
+        if module is None:
+            try:
+                from .. import json as module
+            except ImportError:  # pragma: no cover - erlen.json ships with erlen
+                import json as module
+            self._module = module
+        return module
+
+
+def _decode_wsgi_path(raw: str, what: str) -> str:
+    """Turn a WSGI path (latin-1 characters standing for bytes) into UTF-8 text."""
+    # PERF: ASCII paths, by far the most common, need no re-decoding.
+    if raw.isascii():
+        return raw
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise BadRequest(f"The request {what} is not valid UTF-8.") from None
+
+
+def _host_is_trusted(host: str, trusted: Any) -> bool:
+    """Tell whether the name in *host* (``name[:port]``) is one of *trusted*.
+
+    A trusted name starting with ``.`` also matches its subdomains; ports are
+    ignored; non-ASCII names are compared in their IDNA form.
+    """
+    if not host:
+        return False
+    # An IP literal keeps its brackets; otherwise the port is dropped.
+    end = host.find("]") + 1 if host[0] == "[" else len(host.partition(":")[0])
+    name = host[:end].lower()
+    if isinstance(trusted, str):
+        trusted = (trusted,)
+    for ref in trusted:
+        suffix = ref.startswith(".")
+        if suffix:
+            ref = ref[1:]
+        ref = ref[: ref.find("]") + 1] if ref.startswith("[") else ref.partition(":")[0]
+        if not ref.isascii():
+            try:
+                ref = ref.encode("idna").decode("ascii")
+            except UnicodeError:
+                continue
+        ref = ref.lower()
+        if name == ref or (suffix and name.endswith("." + ref)):
+            return True
+    return False
+
+
+def _bounded_accept(value: str | None) -> str | None:
+    """Cut an Accept-* value to its complete items within MAX_ACCEPT_LENGTH."""
+    if value is not None and len(value) > MAX_ACCEPT_LENGTH:
+        value = value[:MAX_ACCEPT_LENGTH]
+        cut = value.rfind(",")
+        value = value[:cut] if cut > 0 else ""
+    return value
+
+
+def _environ_value(key: str, doc: str) -> Any:
+    """Make a read-only property giving ``environ.get(key)``."""
+
+    def get(self: Request) -> Any:
+        return self.environ.get(key)
+
+    return property(get, doc=doc)
+
+
+def _environ_parsed(key: str, parse: Callable[[Any], Any], doc: str) -> Any:
+    """Make a read-only property giving ``parse(environ.get(key))``."""
+
+    def get(self: Request) -> Any:
+        return parse(self.environ.get(key))
+
+    return property(get, doc=doc)
+
+
+def _cached_header(slot: str, key: str, parse: Callable[[Any], Any], doc: str) -> Any:
+    """Make a property that parses ``environ.get(key)`` once and keeps it in *slot*."""
+
+    def get(self: Request) -> Any:
+        value = getattr(self, slot)
+        if value is None:
+            value = parse(self.environ.get(key))
+            setattr(self, slot, value)
+        return value
+
+    return property(get, doc=doc)
+
+
+def _limit(slot: str, key: str, default: Any, doc: str) -> Any:
+    """Make a settable property: the value set on the request, else ``config[key]``.
+
+    Outside an app context the fallback is *default*.
+    """
+
+    def get(self: Request) -> Any:
+        value = getattr(self, slot)
+        if value is None:
+            ctx = _cv_ctx.get(None)
+            if ctx is None:
+                return default
+            return ctx.app.config.get(key, default)
+        return value
+
+    def set_(self: Request, value: Any) -> None:
+        setattr(self, slot, value)
+
+    return property(get, set_, doc=doc)
+
+
+def _accept(cls: type[Accept]) -> Callable[[str | None], Any]:
+    return lambda value: parse_accept_header(_bounded_accept(value), cls)
+
+
+class Request:
+    """An incoming HTTP request, read lazily from a WSGI environ.
+
+    Has the attributes and methods of Flask's ``request`` (Werkzeug's request API
+    plus ``url_rule``, ``view_args``, ``endpoint``, ``blueprint`` and config-driven
+    limits). Subclass it and set ``app.request_class`` to extend it; subclasses
+    may add attributes freely.
+
+    :param environ: the WSGI environ.
+    :param populate_request: also store the request as
+        ``environ["werkzeug.request"]``, as Werkzeug does (this ties the two in a
+        reference cycle; servers that do not need it should pass ``False``).
+    :param shallow: make reading the body raise :exc:`RuntimeError`, so that
+        middleware cannot consume it.
+
+    Example::
+
+        req = Request(environ)
+        req.args.get("page", 1, type=int)
+    """
+
+    # PERF: only `environ` and `shallow` (and the two fields every dispatch reads)
+    # are set by __init__; the other slots stay unset and read as None through
+    # __getattr__, so building a request costs a single Python call.
+    __slots__ = ("__weakref__", "_method", "_path", "environ", "shallow", *_LAZY_SLOTS)
+
+    #: The multi-dict class of :attr:`args`, :attr:`form` and :attr:`files`.
+    parameter_storage_class: type[MultiDict[str, Any]] = ImmutableMultiDict
+    #: The multi-dict class of :attr:`cookies`.
+    dict_storage_class: type[MultiDict[str, Any]] = ImmutableMultiDict
+    #: The list class of :attr:`access_route`.
+    list_storage_class: type[list[Any]] = ImmutableList
+    #: The class of :attr:`user_agent`.
+    user_agent_class: type[UserAgent] = UserAgent
+    #: The module whose ``loads`` decodes JSON bodies; :mod:`erlen.json` by default.
+    json_module: Any = _JSONModule()
+
+    environ: dict[str, Any]
+    shallow: bool
+    #: The routing rule that matched, set by the app (``None`` before or on failure).
+    url_rule: Any
+    #: The view arguments of the match, set by the app.
+    view_args: dict[str, Any] | None
+    #: The routing error (404, 405, redirect) if matching failed, set by the app.
+    routing_exception: Exception | None
+
+    def __init__(
+        self,
+        environ: dict[str, Any],
+        populate_request: bool = True,
+        shallow: bool = False,
+    ) -> None:
+        self.environ = environ
+        self.shallow = shallow
+        self._method = self._path = None
+        if populate_request and not shallow:
+            environ["werkzeug.request"] = self
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for slots not yet filled (and unknown names).
+        if name in _LAZY_SLOTS:
+            return None
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}",
+            name=name,
+            obj=self,
+        )
+
+    @classmethod
+    def from_values(cls, *args: Any, **kwargs: Any) -> Request:
+        """Build a request from :class:`werkzeug.test.EnvironBuilder` arguments.
+
+        For scripts and tests: ``Request.from_values("/?q=1", method="POST")``.
+        """
+        from werkzeug.test import EnvironBuilder
+
+        builder = EnvironBuilder(*args, **kwargs)
+        try:
+            return cls(builder.get_environ())
+        finally:
+            builder.close()
+
+    def __repr__(self) -> str:
+        try:
+            url = self.url
+        except Exception as e:
+            url = f"(invalid URL: {e})"
+        return f"<{type(self).__name__} {url!r} [{self.method}]>"
+
+    def __enter__(self) -> Request:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the uploaded files. Called when the request context ends."""
+        files = self._files
+        if files:
+            for _key, value in iter_multi_items(files):
+                value.close()
+
+    # -- URL -------------------------------------------------------------------------
+
+    @property
+    def method(self) -> str:
+        """The request method, upper case (``"GET"``)."""
+        method = self._method
+        if method is None:
+            method = self._method = self.environ.get("REQUEST_METHOD", "GET").upper()
+        return method
+
+    @property
+    def scheme(self) -> str:
+        """The URL scheme of the protocol used, ``"http"`` or ``"https"``."""
+        return self.environ.get("wsgi.url_scheme", "http")  # type: ignore[no-any-return]
+
+    @property
+    def is_secure(self) -> bool:
+        """Whether the request was made over HTTPS (or WSS)."""
+        return self.environ.get("wsgi.url_scheme", "http") in ("https", "wss")
+
+    @property
+    def server(self) -> tuple[str, int | None] | None:
+        """The server address ``(host, port)``; port ``None`` for a Unix socket."""
+        environ = self.environ
+        name = environ.get("SERVER_NAME")
+        if name is None:
+            return None
+        try:
+            port: int | None = int(environ.get("SERVER_PORT"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            port = None
+        return name, port
+
+    @property
+    def access_route(self) -> list[str]:
+        """The ``X-Forwarded-For`` addresses, else ``[remote_addr]``.
+
+        The header is client-controlled unless a trusted proxy sets it.
+        """
+        route = self._access_route
+        if route is None:
+            environ = self.environ
+            if "HTTP_X_FORWARDED_FOR" in environ:
+                items = parse_list_header(environ["HTTP_X_FORWARDED_FOR"])
+            elif environ.get("REMOTE_ADDR") is not None:
+                items = [environ["REMOTE_ADDR"]]
+            else:
+                items = []
+            route = self._access_route = self.list_storage_class(items)
+        return route  # type: ignore[no-any-return]
+
+    @property
+    def path(self) -> str:
+        """The path after :attr:`root_path`, decoded, always starting with ``/``.
+
+        :raise BadRequest: ``PATH_INFO`` is not valid UTF-8.
+        """
+        path = self._path
+        if path is None:
+            raw = _decode_wsgi_path(self.environ.get("PATH_INFO") or "", "path")
+            path = self._path = "/" + raw.lstrip("/")
+        return path
+
+    @property
+    def root_path(self) -> str:
+        """The prefix the app is mounted under (``SCRIPT_NAME``), no trailing slash."""
+        root = self._root_path
+        if root is None:
+            raw = self.environ.get("SCRIPT_NAME") or ""
+            root = self._root_path = _decode_wsgi_path(raw, "script name").rstrip("/")
+        return root
+
+    script_root = root_path
+
+    @property
+    def query_string(self) -> bytes:
+        """The raw query string, the part of the URL after ``?``."""
+        qs = self._query_string
+        if qs is None:
+            raw = self.environ.get("QUERY_STRING", "")
+            qs = self._query_string = raw.encode("latin-1", "replace")
+        return qs
+
+    def _query_text(self) -> str:
+        # Raw bytes that are not UTF-8 stay percent-encoded rather than failing.
+        return self.query_string.decode("utf-8", "werkzeug.url_quote")
+
+    @property
+    def args(self) -> MultiDict[str, str]:
+        """The query-string parameters.
+
+        :raise BadRequest: more parameters than :attr:`max_form_parts`.
+        """
+        args = self._args
+        if args is None:
+            if self.environ.get("QUERY_STRING"):
+                pairs = parse_qsl_limited(self._query_text(), self.max_form_parts)
+            else:
+                pairs = []
+            args = self._args = self.parameter_storage_class(pairs)
+        return args
+
+    @property
+    def full_path(self) -> str:
+        """The path and the query string, joined by ``?``."""
+        full = self._full_path
+        if full is None:
+            full = self._full_path = f"{self.path}?{self._query_text()}"
+        return full
+
+    @property
+    def host(self) -> str:
+        """The host the request was made to, with the port unless it is the default.
+
+        From the ``Host`` header, else ``SERVER_NAME:SERVER_PORT``. Set
+        :attr:`trusted_hosts` (or the ``TRUSTED_HOSTS`` config) to restrict it.
+
+        :raise BadRequest: the ``Host`` header is not a valid ``host[:port]``.
+        :raise SecurityError: (a 400) the host is not trusted.
+        """
+        host = self._host
+        if host is None:
+            host = self._host = self._get_host()
+        return host
+
+    @host.setter
+    def host(self, value: str) -> None:
+        self._host = value
+
+    def _get_host(self) -> str:
+        environ = self.environ
+        scheme = environ.get("wsgi.url_scheme", "http")
+        host = environ.get("HTTP_HOST")
+        from_header = bool(host)
+        if not from_header:
+            name = environ.get("SERVER_NAME")
+            port = str(environ.get("SERVER_PORT", ""))
+            if name and port.isascii() and port.isdigit():
+                if ":" in name and name[0] != "[":
+                    name = f"[{name}]"
+                host = f"{name}:{port}"
+            else:
+                host = ""
+        if host:
+            if scheme in ("http", "ws"):
+                host = host.removesuffix(":80")
+            elif scheme in ("https", "wss"):
+                host = host.removesuffix(":443")
+            match = _HOST_RE.fullmatch(host)
+            if match is None or int(match.group(1) or 0) > 65535:
+                if from_header:
+                    raise BadRequest("The Host header is invalid.")
+                host = ""  # a server address that is no host: treat as unknown
+        trusted = self.trusted_hosts
+        if trusted and not _host_is_trusted(host, trusted):
+            raise SecurityError(f"Host {host!r} is not trusted.")
+        return host  # type: ignore[no-any-return]
+
+    trusted_hosts = _limit(
+        "_trusted_hosts",
+        "TRUSTED_HOSTS",
+        None,
+        """The host names :attr:`host` may have, or ``None`` for any.
+
+        A name starting with ``.`` also allows its subdomains.""",
+    )
+
+    def _make_url(self, slot: str, *parts: Any) -> str:
+        url = get_current_url(self.scheme, self.host, *parts)
+        setattr(self, slot, url)
+        return url
+
+    @property
+    def url(self) -> str:
+        """The full URL: scheme, host, root path, path and query string (an IRI)."""
+        return self._url or self._make_url(
+            "_url", self.root_path, self.path, self.query_string
+        )
+
+    @property
+    def base_url(self) -> str:
+        """Like :attr:`url` but without the query string."""
+        return self._base_url or self._make_url("_base_url", self.root_path, self.path)
+
+    @property
+    def root_url(self) -> str:
+        """The scheme, host and root path, ending with ``/``."""
+        return self._root_url or self._make_url("_root_url", self.root_path)
+
+    url_root = root_url
+
+    @property
+    def host_url(self) -> str:
+        """The scheme and host, ending with ``/``."""
+        return self._host_url or self._make_url("_host_url")
+
+    # -- routing (set by the app) ----------------------------------------------------
+
+    @property
+    def endpoint(self) -> str | None:
+        """The endpoint of the matched rule, or ``None``."""
+        rule = self.url_rule
+        if rule is not None:
+            return rule.endpoint  # type: ignore[no-any-return]
+        return None
+
+    @property
+    def blueprint(self) -> str | None:
+        """The registered name of the current blueprint (the endpoint's prefix)."""
+        endpoint = self.endpoint
+        if endpoint is not None and "." in endpoint:
+            return endpoint.rpartition(".")[0]
+        return None
+
+    @property
+    def blueprints(self) -> list[str]:
+        """The current blueprint and its parents, innermost first."""
+        name = self.blueprint
+        if name is None:
+            return []
+        names = [name]
+        while "." in name:
+            name = name.rpartition(".")[0]
+            names.append(name)
+        return names
+
+    # -- headers ---------------------------------------------------------------------
+
+    @property
+    def headers(self) -> EnvironHeaders:
+        """The request headers, read-only and case-insensitive."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = EnvironHeaders(self.environ)
+        return headers
+
+    @property
+    def cookies(self) -> MultiDict[str, str]:
+        """The cookies sent with the request."""
+        cookies = self._cookies
+        if cookies is None:
+            cookies = self._cookies = parse_cookie(
+                self.environ.get("HTTP_COOKIE"), cls=self.dict_storage_class
+            )
+        return cookies
+
+    content_type = _environ_value("CONTENT_TYPE", "The ``Content-Type`` header.")
+    content_encoding = _environ_value(
+        "HTTP_CONTENT_ENCODING",
+        "The ``Content-Encoding`` header. erlen does not decode the body.",
+    )
+    content_md5 = _environ_value("HTTP_CONTENT_MD5", "The ``Content-MD5`` header.")
+    referrer = _environ_value("HTTP_REFERER", "The ``Referer`` header.")
+    origin = _environ_value("HTTP_ORIGIN", "The ``Origin`` header.")
+    access_control_request_method = _environ_value(
+        "HTTP_ACCESS_CONTROL_REQUEST_METHOD",
+        "The ``Access-Control-Request-Method`` of a CORS preflight.",
+    )
+    remote_addr = _environ_value(
+        "REMOTE_ADDR", "The client's address, as the server reports it."
+    )
+    remote_user = _environ_value(
+        "REMOTE_USER", "The user the server authenticated (``REMOTE_USER``)."
+    )
+    is_multithread = _environ_value(
+        "wsgi.multithread", "Whether the server runs the app in several threads."
+    )
+    is_multiprocess = _environ_value(
+        "wsgi.multiprocess", "Whether the server runs the app in several processes."
+    )
+    is_run_once = _environ_value(
+        "wsgi.run_once", "Whether the app runs once per process (CGI)."
+    )
+    date = _environ_parsed(
+        "HTTP_DATE", parse_date, "The ``Date`` header as an aware datetime."
+    )
+    if_modified_since = _environ_parsed(
+        "HTTP_IF_MODIFIED_SINCE", parse_date, "``If-Modified-Since`` as a datetime."
+    )
+    if_unmodified_since = _environ_parsed(
+        "HTTP_IF_UNMODIFIED_SINCE",
+        parse_date,
+        "``If-Unmodified-Since`` as a datetime.",
+    )
+    # Accept-* values are cut to 500 characters before parsing (BAD_INPUTS 53).
+    accept_mimetypes = _cached_header(
+        "_accept_mimetypes",
+        "HTTP_ACCEPT",
+        _accept(MIMEAccept),
+        "The ``Accept`` header; ``best_match([...])`` picks an offer.",
+    )
+    accept_languages = _cached_header(
+        "_accept_languages",
+        "HTTP_ACCEPT_LANGUAGE",
+        _accept(LanguageAccept),
+        "The ``Accept-Language`` header.",
+    )
+    accept_encodings = _cached_header(
+        "_accept_encodings",
+        "HTTP_ACCEPT_ENCODING",
+        _accept(Accept),
+        "The ``Accept-Encoding`` header.",
+    )
+    accept_charsets = _cached_header(
+        "_accept_charsets",
+        "HTTP_ACCEPT_CHARSET",
+        _accept(CharsetAccept),
+        "The ``Accept-Charset`` header.",
+    )
+    authorization = _cached_header(
+        "_authorization",
+        "HTTP_AUTHORIZATION",
+        Authorization.from_header,
+        "The ``Authorization`` header (Basic, Bearer, ...), or ``None``.",
+    )
+    cache_control = _cached_header(
+        "_cache_control",
+        "HTTP_CACHE_CONTROL",
+        lambda value: parse_cache_control_header(value, None, RequestCacheControl),
+        "The ``Cache-Control`` header.",
+    )
+    pragma = _cached_header(
+        "_pragma",
+        "HTTP_PRAGMA",
+        lambda value: parse_set_header(value or ""),
+        "The ``Pragma`` header as a set.",
+    )
+    if_match = _cached_header(
+        "_if_match", "HTTP_IF_MATCH", parse_etags, "The ETags of ``If-Match``."
+    )
+    if_none_match = _cached_header(
+        "_if_none_match",
+        "HTTP_IF_NONE_MATCH",
+        parse_etags,
+        "The ETags of ``If-None-Match``.",
+    )
+    if_range = _cached_header(
+        "_if_range",
+        "HTTP_IF_RANGE",
+        parse_if_range_header,
+        "The ``If-Range`` header.",
+    )
+
+    def _parsed_content_type(self) -> tuple[str, dict[str, str]]:
+        parsed = self._content_type
+        if parsed is None:
+            mimetype, params = parse_options_header(
+                self.environ.get("CONTENT_TYPE", "")
+            )
+            parsed = self._content_type = (mimetype.lower(), params)
+        return parsed  # type: ignore[no-any-return]
+
+    @property
+    def mimetype(self) -> str:
+        """The content type without parameters, lower case (``"text/html"``)."""
+        return self._parsed_content_type()[0]
+
+    @property
+    def mimetype_params(self) -> dict[str, str]:
+        """The content type's parameters (``{"charset": "utf-8"}``)."""
+        return self._parsed_content_type()[1]
+
+    @property
+    def content_length(self) -> int | None:
+        """The ``Content-Length`` as an int; ``None`` if absent or chunked."""
+        return get_content_length(self.environ)
+
+    @property
+    def max_forwards(self) -> int | None:
+        """The ``Max-Forwards`` header as an int (ASCII digits only)."""
+        value = self.environ.get("HTTP_MAX_FORWARDS")
+        if value is None:
+            return None
+        value = value.strip(" \t")
+        if value.isascii() and value.isdigit() and len(value) <= 18:
+            return int(value)
+        return None
+
+    @property
+    def access_control_request_headers(self) -> HeaderSet | None:
+        """The ``Access-Control-Request-Headers`` of a CORS preflight."""
+        value = self.environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
+        return None if value is None else parse_set_header(value)
+
+    @property
+    def user_agent(self) -> UserAgent:
+        """The ``User-Agent``; ``user_agent.string`` is the header value."""
+        agent = self._user_agent
+        if agent is None:
+            agent = self._user_agent = self.user_agent_class(
+                self.environ.get("HTTP_USER_AGENT", "")
+            )
+        return agent  # type: ignore[no-any-return]
+
+    @property
+    def range(self) -> Range | None:
+        """The ``Range`` header, or ``None`` if absent, invalid or too many ranges."""
+        parsed = self._range
+        if parsed is None:
+            value = self.environ.get("HTTP_RANGE")
+            if (
+                value is None
+                or len(value) > MAX_RANGE_LENGTH
+                or value.count(",") >= MAX_RANGES
+            ):
+                return None
+            parsed = self._range = parse_range_header(value)
+        return parsed  # type: ignore[no-any-return]
+
+    # -- limits ----------------------------------------------------------------------
+
+    # Each limit: a value set on the request wins, else the app's config, else
+    # Werkzeug's default (Flask 3.1 semantics).
+    max_content_length = _limit(
+        "_max_content_length",
+        "MAX_CONTENT_LENGTH",
+        None,
+        """The most bytes the body may have (413 past it), or ``None``.
+
+        Without any limit, a body with neither ``Content-Length`` nor a
+        server-terminated stream is not read at all.""",
+    )
+    max_form_memory_size = _limit(
+        "_max_form_memory_size",
+        "MAX_FORM_MEMORY_SIZE",
+        DEFAULT_MAX_FORM_MEMORY_SIZE,
+        "The most bytes of one non-file form field (413 past it), or ``None``.",
+    )
+    max_form_parts = _limit(
+        "_max_form_parts",
+        "MAX_FORM_PARTS",
+        DEFAULT_MAX_FORM_PARTS,
+        "The most form parts or query parameters (413/400 past it), or ``None``.",
+    )
+
+    # -- body ------------------------------------------------------------------------
+
+    @property
+    def input_stream(self) -> IO[bytes] | None:
+        """The raw ``wsgi.input``, unguarded. Prefer :attr:`stream`."""
+        return self.environ.get("wsgi.input")
+
+    @property
+    def stream(self) -> IO[bytes]:
+        """The body stream, cut at ``Content-Length`` and :attr:`max_content_length`.
+
+        It can be read once. Without ``Content-Length`` it is empty unless the
+        server marks the input as terminated (``wsgi.input_terminated``).
+
+        :raise RuntimeError: the request is ``shallow``.
+        :raise RequestEntityTooLarge: the body is larger than allowed.
+        """
+        stream = self._stream
+        if stream is None:
+            if self.shallow:
+                raise RuntimeError(
+                    "This request was created with 'shallow=True'; reading from"
+                    " the input stream is disabled."
+                )
+            stream = self._stream = get_input_stream(
+                self.environ, self.max_content_length
+            )
+        return stream  # type: ignore[no-any-return]
+
+    @property
+    def want_form_data_parsed(self) -> bool:
+        """Whether the request has a ``Content-Type``, so a form may be parsed."""
+        return bool(self.environ.get("CONTENT_TYPE"))
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        """Return the file an uploaded file is written to; override to change it.
+
+        By default an anonymous temporary file, kept in memory up to 1 MiB.
+        """
+        return default_stream_factory(
+            total_content_length, content_type, filename, content_length
+        )
+
+    def _load_form_data(self) -> None:
+        """Parse the body into :attr:`form` and :attr:`files`, once."""
+        if self._form is not None:
+            return
+        form = files = None
+        try:
+            if self.want_form_data_parsed:
+                mimetype, options = self._parsed_content_type()
+                if mimetype in FORM_MIMETYPES:
+                    cached = self._cached_data
+                    stream = BytesIO(cached) if cached is not None else self.stream
+                    form, files = parse_form_data(
+                        stream,
+                        mimetype,
+                        options,
+                        content_length=self.content_length,
+                        max_content_length=self.max_content_length,
+                        max_form_memory_size=self.max_form_memory_size,
+                        max_form_parts=self.max_form_parts,
+                        stream_factory=self._get_file_stream,
+                        cls=self.parameter_storage_class,
+                    )
+        finally:
+            # Also on error, so that a 400/413 handler reading the form sees it empty.
+            cls = self.parameter_storage_class
+            self._form = form if form is not None else cls()
+            self._files = files if files is not None else cls()
+
+    @property
+    def form(self) -> MultiDict[str, str]:
+        """The non-file fields of a url-encoded or multipart body.
+
+        :raise BadRequest: malformed multipart body, or too many query/form fields.
+        :raise RequestEntityTooLarge: a field, the parts or the body exceed a limit.
+        """
+        form = self._form
+        if form is None:
+            self._load_form_data()
+            form = self._form
+        return form  # type: ignore[no-any-return]
+
+    @property
+    def files(self) -> MultiDict[str, FileStorage]:
+        """The uploaded files of a multipart body, as :class:`FileStorage` objects."""
+        files = self._files
+        if files is None:
+            self._load_form_data()
+            files = self._files
+        return files  # type: ignore[no-any-return]
+
+    @property
+    def values(self) -> CombinedMultiDict[str, str]:
+        """:attr:`args` and :attr:`form` combined; only :attr:`args` for GET."""
+        values = self._values
+        if values is None:
+            sources = [self.args]
+            if self.method != "GET":
+                sources.append(self.form)
+            values = self._values = CombinedMultiDict(
+                [d if isinstance(d, MultiDict) else MultiDict(d) for d in sources]
+            )
+        return values  # type: ignore[no-any-return]
+
+    def get_data(
+        self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
+    ) -> Any:
+        """Read the whole body and return it as bytes (or text with *as_text*).
+
+        With *parse_form_data*, a form body is parsed first and the result is
+        empty. Check :attr:`content_length` or set :attr:`max_content_length`
+        before reading untrusted bodies.
+        """
+        data = self._cached_data
+        if data is None:
+            if parse_form_data:
+                self._load_form_data()
+            data = self.stream.read()
+            if cache:
+                self._cached_data = data
+        if as_text:
+            return data.decode(errors="replace")
+        return data
+
+    @property
+    def data(self) -> bytes:
+        """The body as bytes; empty if it was a form (see :attr:`form`)."""
+        return self.get_data(parse_form_data=True)  # type: ignore[no-any-return]
+
+    # -- JSON ------------------------------------------------------------------------
+
+    @property
+    def is_json(self) -> bool:
+        """Whether the mimetype is ``application/json`` or ``application/*+json``."""
+        mt = self._parsed_content_type()[0]
+        return mt == "application/json" or (
+            mt.startswith("application/") and mt.endswith("+json")
+        )
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON; same as :meth:`get_json` with no arguments.
+
+        :raise UnsupportedMediaType: (415) the content type is not JSON.
+        :raise BadRequest: the body is not valid JSON.
+        """
+        return self.get_json()
+
+    def get_json(
+        self, force: bool = False, silent: bool = False, cache: bool = True
+    ) -> Any:
+        """Parse the body as JSON.
+
+        :param force: parse even if the content type is not JSON.
+        :param silent: return ``None`` instead of raising on a wrong content
+            type or invalid JSON.
+        :param cache: remember the result for later calls.
+        :raise UnsupportedMediaType: (415) not JSON, unless *force* or *silent*.
+        :raise BadRequest: invalid JSON, through :meth:`on_json_loading_failed`.
+        """
+        cached = self._cached_json
+        if cache and cached is not None and cached[silent] is not Ellipsis:
+            return cached[silent]
+        if not (force or self.is_json):
+            if silent:
+                return None
+            return self.on_json_loading_failed(None)
+        data = self.get_data(cache=cache)
+        normal, quiet = cached if cached is not None else (Ellipsis, Ellipsis)
+        try:
+            try:
+                rv = self.json_module.loads(data)
+            except RecursionError:
+                # The stdlib parser recurses per "[": "[" * 100_000 must be a 400.
+                raise ValueError("JSON nested too deeply to decode.") from None
+        except ValueError as e:
+            if silent:
+                rv = None
+                if cache:
+                    self._cached_json = (normal, rv)
+            else:
+                rv = self.on_json_loading_failed(e)
+                if cache:
+                    self._cached_json = (rv, quiet)
+        else:
+            if cache:
+                self._cached_json = (rv, rv)
+        return rv
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        """Handle a JSON body that cannot be loaded; a returned value is used instead.
+
+        Raises 415 for a wrong content type (*e* is ``None``) and 400 for invalid
+        JSON, with the parser's message only in debug mode. Override to change it.
+        """
+        if e is None:
+            raise UnsupportedMediaType(
+                "Did not attempt to load JSON data because the request"
+                " Content-Type was not 'application/json'."
+            )
+        detailed = BadRequest(f"Failed to decode JSON object: {e}")
+        ctx = _cv_ctx.get(None)
+        if ctx is not None and getattr(ctx.app, "debug", False):
+            raise detailed
+        raise BadRequest() from detailed

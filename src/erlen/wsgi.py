@@ -1,0 +1,110 @@
+"""The WSGI adapter (PEP 3333): environ in, status + headers + body out.
+
+:func:`wsgi_app` becomes :meth:`erlen.Erlen.wsgi_app`. It pushes the request
+context, drives the pipeline and writes the response. When the app's
+:class:`~erlen.pipeline.Plan` says no hook, signal or teardown is registered, a
+request for a static route that returns str/bytes/dict/list goes straight from
+the view's value to ``start_response`` without building a Response object.
+
+May import: erlen.ctx, erlen.globals, erlen.pipeline, erlen.typing.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from .ctx import RequestContext
+from .globals import _cv_ctx
+from .pipeline import _resolve
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import Erlen
+    from .typing import StartResponse, WSGIEnvironment
+
+_HTML = "text/html; charset=utf-8"
+
+#: The environ key the test client sets to keep contexts alive after a request.
+PRESERVE_CONTEXT_KEY = "erlen.preserve_context"
+
+
+def wsgi_app(
+    self: Erlen, environ: WSGIEnvironment, start_response: StartResponse
+) -> Any:
+    """Handle one WSGI request (the ``wsgi_app`` method of the app).
+
+    Wrap it with middleware by assignment, as in Flask:
+    ``app.wsgi_app = ProxyFix(app.wsgi_app)``.
+    """
+    plan = self._plan or self._make_plan()
+    ctx = RequestContext(self, environ)
+    ctx._token = token = _cv_ctx.set(ctx)
+    req = ctx.request
+    error = None
+    try:
+        try:
+            # PERF: the fast path — see bench scenario "hello". Everything it
+            # skips (hooks, signals, teardown) is absent when plan.bare is set.
+            if plan.bare and self.config["TRUSTED_HOSTS"] is None:
+                by_method = plan.static.get(environ.get("PATH_INFO") or "/")
+                if by_method is not None:
+                    method = environ["REQUEST_METHOD"]
+                    entry = by_method.get(method)
+                    if entry is not None:
+                        rule, defaults = entry
+                        req.url_rule = rule
+                        try:
+                            if defaults is None:
+                                req.view_args = {}
+                                rv = self.view_functions[rule.endpoint]()
+                            else:
+                                req.view_args = dict(defaults)
+                                rv = self.view_functions[rule.endpoint](**defaults)
+                        except Exception as e:
+                            rv = self.handle_user_exception(e)
+                        kind = type(rv)
+                        if (
+                            ctx._session is None
+                            and ctx._after_request_functions is None
+                            and "HTTP_COOKIE" not in environ
+                        ):
+                            if kind is str:
+                                body = rv.encode()
+                                ctype = _HTML
+                            elif kind is bytes:
+                                body = rv
+                                ctype = _HTML
+                            elif (kind is dict or kind is list) and plan.json_bytes:
+                                body = plan.json_bytes(rv)
+                                ctype = self.json.mimetype
+                            else:
+                                body = None
+                            if body is not None:
+                                start_response(
+                                    "200 OK",
+                                    [
+                                        ("Content-Type", ctype),
+                                        ("Content-Length", str(len(body))),
+                                    ],
+                                )
+                                return [] if method == "HEAD" else [body]
+                        response = self.finalize_request(_resolve(rv))
+                        return response(environ, start_response)
+            response = self.full_dispatch_request()
+        except Exception as e:
+            error = e
+            response = self.handle_exception(e)
+        except BaseException:
+            error = sys.exc_info()[1]
+            raise
+        return response(environ, start_response)
+    finally:
+        if PRESERVE_CONTEXT_KEY in environ:
+            environ[PRESERVE_CONTEXT_KEY](ctx, error)
+        elif plan.teardown or ctx._appctx is not None or req._files:
+            if error is not None and self.should_ignore_error(error):
+                error = None
+            ctx.pop(error)
+        else:
+            _cv_ctx.reset(token)
+            ctx._token = None

@@ -1,0 +1,50 @@
+"""Shared fixtures: a fresh app, a client per protocol, and a context-leak check."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from erlen import Erlen
+from erlen.globals import _cv_ctx
+
+#: Protocols the behaviour tests run under. ASGI joins when erlen.asgi exists.
+PROTOCOLS = ["wsgi"]
+
+
+def require_service(reason: str) -> None:
+    """Skip for a missing service, or fail when ERLEN_REQUIRE_SERVICES=1 (CI)."""
+    if os.environ.get("ERLEN_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _no_context_leak():
+    """Fail any test that leaves an app or request context pushed."""
+    before = _cv_ctx.get(None)
+    yield
+    after = _cv_ctx.get(None)
+    if after is not before:
+        # Unwind so the leak does not cascade into later tests.
+        pytest.fail(f"test left a context pushed: {after!r}")
+
+
+@pytest.fixture
+def app():
+    app = Erlen("erlen_test_app", root_path=os.path.dirname(__file__))
+    app.config.update(TESTING=True, SECRET_KEY="test key")
+    return app
+
+
+@pytest.fixture(params=PROTOCOLS)
+def protocol(request):
+    return request.param
+
+
+@pytest.fixture
+def client(app, protocol):
+    if protocol == "wsgi":
+        return app.test_client()
+    raise NotImplementedError(protocol)  # pragma: no cover

@@ -1,0 +1,847 @@
+"""Tests for erlen.formparser: body streams, url-encoded and multipart parsing, limits.
+
+Werkzeug's own parser is the oracle for well-formed bodies; the BAD_INPUTS items
+(shared/BAD_INPUTS.md) are each driven through the parser.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import (
+    BadRequest,
+    ClientDisconnected,
+    RequestEntityTooLarge,
+)
+from werkzeug.formparser import parse_form_data as wz_parse_form_data
+from werkzeug.http import parse_options_header
+from werkzeug.test import EnvironBuilder
+from werkzeug.utils import secure_filename
+
+from erlen.formparser import (
+    CHUNK_SIZE,
+    MAX_FORM_MEMORY_TOTAL,
+    SPOOL_MAX_SIZE,
+    MultipartParser,
+    UrlencodedParser,
+    create_form_parser,
+    default_stream_factory,
+    form_memory_budget,
+    get_input_stream,
+    parse_boundary,
+    parse_form_data,
+    parse_qsl_limited,
+)
+
+B = b"bNd"
+
+
+def part(
+    name: str | bytes,
+    data: bytes,
+    filename: str | bytes | None = None,
+    headers: tuple[bytes, ...] = (),
+    lb: bytes = b"\r\n",
+    boundary: bytes = B,
+) -> bytes:
+    """Encode one multipart part (delimiter line, headers, blank line, data, CRLF)."""
+    if isinstance(name, str):
+        name = name.encode()
+    disp = b'Content-Disposition: form-data; name="' + name + b'"'
+    if filename is not None:
+        if isinstance(filename, str):
+            filename = filename.encode()
+        disp += b'; filename="' + filename + b'"'
+    out = b"--" + boundary + lb + disp + lb
+    for h in headers:
+        out += h + lb
+    return out + lb + data + lb
+
+
+def close(boundary: bytes = B, lb: bytes = b"\r\n") -> bytes:
+    return b"--" + boundary + b"--" + lb
+
+
+def body(*parts: bytes) -> bytes:
+    return b"".join(parts) + close()
+
+
+def run(
+    pieces: list[bytes] | bytes, boundary: bytes = B, **kwargs: Any
+) -> tuple[list[tuple[str, str]], list[tuple[str, str | None, bytes]]]:
+    """Feed *pieces* to a MultipartParser; return fields and (name, filename, data)."""
+    if isinstance(pieces, bytes):
+        pieces = [pieces]
+    parser = MultipartParser(boundary, **kwargs)
+    for piece in pieces:
+        parser.feed(piece)
+    form, files = parser.finish()
+    out = [(k, v.filename, v.read()) for k, v in files.items(multi=True)]
+    for _k, v in files.items(multi=True):
+        v.close()
+    return list(form.items(multi=True)), out
+
+
+class Recorder:
+    """A stream factory that remembers every file it made."""
+
+    def __init__(self) -> None:
+        self.made: list[Any] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        f = default_stream_factory(*args, **kwargs)
+        self.made.append(f)
+        return f
+
+    def all_closed(self) -> bool:
+        return all(f.closed for f in self.made)
+
+
+class EmptyForever(io.RawIOBase):
+    """A stream that returns its data, then ``b""`` on every read, counting reads."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self.data = data
+        self.reads = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        self.reads += 1
+        if self.reads > 10_000:  # pragma: no cover - only if the loop never ends
+            raise AssertionError("read called forever")
+        out, self.data = self.data, b""
+        return out
+
+
+class Endless(io.RawIOBase):
+    """A stream that never ends (a client sending forever)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        b[:] = b"x" * len(b)
+        return len(b)
+
+
+# -- get_input_stream ------------------------------------------------------------------
+
+
+def environ(body: bytes = b"", **kw: Any) -> dict[str, Any]:
+    env = EnvironBuilder("/", method="POST", data=body).get_environ()
+    env.update(kw)
+    return env
+
+
+def test_stream_limited_to_content_length() -> None:
+    env = environ(b"hello world")
+    env["CONTENT_LENGTH"] = "5"
+    assert get_input_stream(env).read() == b"hello"
+
+
+def test_content_length_over_max_is_413_before_reading() -> None:
+    env = environ(b"x" * 10)
+    env["wsgi.input"] = EmptyForever(b"x" * 10)
+    with pytest.raises(RequestEntityTooLarge):
+        get_input_stream(env, max_content_length=5)
+    assert env["wsgi.input"].reads == 0
+
+
+def test_unframed_body_is_not_read() -> None:
+    # BAD_INPUTS 50: no Content-Length, no wsgi.input_terminated -> empty body.
+    env = environ()
+    env.pop("CONTENT_LENGTH", None)
+    env["wsgi.input"] = Endless()
+    assert get_input_stream(env).read() == b""
+    assert get_input_stream(env, max_content_length=10).read() == b""
+
+
+def test_chunked_body_without_terminated_input_is_empty() -> None:
+    env = environ(b"abc")
+    env.pop("CONTENT_LENGTH", None)
+    env["HTTP_TRANSFER_ENCODING"] = "chunked"
+    assert get_input_stream(env).read() == b""
+
+
+def test_terminated_stream_over_max_is_413_not_truncated() -> None:
+    # BAD_INPUTS 50. Werkzeug 3.1.9 returns the first `max` bytes here.
+    env = environ()
+    env.pop("CONTENT_LENGTH", None)
+    env["wsgi.input_terminated"] = True
+    env["wsgi.input"] = io.BytesIO(b"x" * 100)
+    with pytest.raises(RequestEntityTooLarge):
+        get_input_stream(env, max_content_length=10).read()
+    env["wsgi.input"] = Endless()
+    with pytest.raises(RequestEntityTooLarge):
+        get_input_stream(env, max_content_length=1000).read()
+    stream = get_input_stream({**env, "wsgi.input": Endless()}, 1000)
+    with pytest.raises(RequestEntityTooLarge):
+        while stream.read(300):
+            pass
+
+
+def test_terminated_stream_at_exactly_max_is_fine() -> None:
+    env = environ()
+    env.pop("CONTENT_LENGTH", None)
+    env["wsgi.input_terminated"] = True
+    env["wsgi.input"] = io.BytesIO(b"x" * 10)
+    assert get_input_stream(env, max_content_length=10).read() == b"x" * 10
+    env["wsgi.input"] = io.BytesIO(b"x" * 10)
+    stream = get_input_stream(env, max_content_length=10)
+    assert stream.read(10) == b"x" * 10
+    assert stream.read(10) == b""
+
+
+def test_terminated_stream_without_max_is_the_raw_input() -> None:
+    env = environ()
+    env["wsgi.input_terminated"] = True
+    assert get_input_stream(env) is env["wsgi.input"]
+
+
+def test_short_body_is_client_disconnected() -> None:
+    env = environ(b"abc")
+    env["CONTENT_LENGTH"] = "10"
+    with pytest.raises(ClientDisconnected) as info:
+        get_input_stream(env).read()
+    assert info.value.code == 400
+
+
+def test_missing_wsgi_input_is_empty() -> None:
+    assert get_input_stream({"CONTENT_LENGTH": "3"}).read() == b""
+
+
+# -- query strings and url-encoded bodies ------------------------------------------
+
+
+def test_semicolon_does_not_separate() -> None:
+    # BAD_INPUTS 22
+    assert parse_qsl_limited("a=1;b=2") == [("a", "1;b=2")]
+
+
+def test_blank_values_plus_and_bad_escapes() -> None:
+    assert parse_qsl_limited("a=&b&c=x+y&d=%ff&e=%zz&f=%C3%A9") == [
+        ("a", ""),
+        ("b", ""),
+        ("c", "x y"),
+        ("d", "%FF"),
+        ("e", "%zz"),
+        ("f", "é"),
+    ]
+
+
+def test_parameter_limit() -> None:
+    # BAD_INPUTS 23
+    ok = "&".join(f"k{i}=v" for i in range(1000))
+    assert len(parse_qsl_limited(ok, 1000)) == 1000
+    with pytest.raises(BadRequest):
+        parse_qsl_limited(ok + "&x=1", 1000)
+    with pytest.raises(RequestEntityTooLarge):
+        parse_qsl_limited(ok + "&x=1", 1000, RequestEntityTooLarge)
+    assert len(parse_qsl_limited(ok + "&x=1", None)) == 1001
+
+
+def test_large_adversarial_query_strings() -> None:
+    # BAD_INPUTS 23: 1 MB inputs are refused or parsed in one linear pass.
+    with pytest.raises(BadRequest):
+        parse_qsl_limited("&" * 1_000_000)
+    with pytest.raises(BadRequest):
+        parse_qsl_limited("&".join("k=v" for _ in range(100_000)))
+    [(key, value)] = parse_qsl_limited("a;" * 500_000)
+    assert len(key) == 1_000_000 and value == ""
+
+
+def test_urlencoded_parser_chunks_and_limits() -> None:
+    p = UrlencodedParser()
+    for piece in (b"a=1&b", b"=%C3", b"%A9&c=\xff"):
+        p.feed(piece)
+    form, files = p.finish()
+    assert list(form.items(multi=True)) == [("a", "1"), ("b", "é"), ("c", "%FF")]
+    assert not files
+
+    p = UrlencodedParser(max_size=10)
+    p.feed(b"a=12345")
+    with pytest.raises(RequestEntityTooLarge):
+        p.feed(b"&b=12345")
+
+    p = UrlencodedParser(max_field_size=3)
+    p.feed(b"a=123&b=1234")
+    with pytest.raises(RequestEntityTooLarge):
+        p.finish()
+
+    p = UrlencodedParser(max_fields=2)
+    p.feed(b"a&b&c")
+    with pytest.raises(RequestEntityTooLarge):
+        p.finish()
+    p.close()
+
+
+def test_urlencoded_declared_length_over_budget_is_413_before_reading() -> None:
+    with pytest.raises(RequestEntityTooLarge):
+        create_form_parser(
+            "application/x-www-form-urlencoded",
+            {},
+            content_length=100,
+            max_content_length=50,
+            max_form_memory_size=10,
+        )
+
+
+def test_urlencoded_matches_werkzeug() -> None:
+    data = b"a=1&a=2&b=%20x+y&empty=&novalue&u=%E2%82%AC&bad=%e2%82"
+    env = EnvironBuilder(
+        method="POST", data=data, content_type="application/x-www-form-urlencoded"
+    ).get_environ()
+    _, wz_form, _ = wz_parse_form_data(env)
+    form, files = parse_form_data(
+        io.BytesIO(data), "application/x-www-form-urlencoded", {}
+    )
+    assert list(form.items(multi=True)) == list(wz_form.items(multi=True))
+    assert not files
+
+
+def test_form_memory_budget() -> None:
+    assert form_memory_budget(None, 500_000) == MAX_FORM_MEMORY_TOTAL
+    assert form_memory_budget(1_000_000, 500_000) == 1_000_000
+    assert form_memory_budget(100, 500_000) == 500_000
+    assert form_memory_budget(None, 20_000_000) == 20_000_000
+    assert form_memory_budget(None, None) is None
+    assert form_memory_budget(123, None) == 123
+
+
+def test_other_mimetypes_are_not_read() -> None:
+    stream = EmptyForever(b"{}")
+    form, files = parse_form_data(stream, "application/json", {})
+    assert not form and not files and stream.reads == 0
+
+
+# -- multipart: normal bodies, compared with Werkzeug ----------------------------------
+
+
+def test_fields_and_files_match_werkzeug() -> None:
+    env = EnvironBuilder(
+        method="POST",
+        data={
+            "a": "1",
+            "b": ["x", "é"],
+            "empty": "",
+            "f": (io.BytesIO(b"file\r\ndata\r\n"), "f.txt", "text/plain"),
+            "g": (io.BytesIO(b""), "empty.bin"),
+        },
+    ).get_environ()
+    raw = env["wsgi.input"].read()
+    env["wsgi.input"] = io.BytesIO(raw)
+    _, wz_form, wz_files = wz_parse_form_data(env)
+    mimetype, options = parse_options_header(env["CONTENT_TYPE"])
+    form, files = parse_form_data(io.BytesIO(raw), mimetype, options, cls=MultiDict)
+    assert list(form.items(multi=True)) == list(wz_form.items(multi=True))
+    assert [(k, v.filename, v.content_type, v.read()) for k, v in files.items()] == [
+        (k, v.filename, v.content_type, v.read()) for k, v in wz_files.items()
+    ]
+
+
+def test_empty_form_and_empty_body() -> None:
+    assert run(close()) == ([], [])
+    assert run([]) == ([], [])
+    assert run(b"preamble\r\n" + close() + b"epilogue") == ([], [])
+
+
+def test_lf_only_and_padding() -> None:
+    data = part("a", b"1", lb=b"\n") + b"--" + B + b"--  \t\n"
+    assert run(data) == ([("a", "1")], [])
+    padded = b"--" + B + b"   \r\n" + part("a", b"2")[len(B) + 4 :] + close()
+    assert run(padded) == ([("a", "2")], [])
+
+
+def test_part_charset() -> None:
+    data = body(
+        part(
+            "a",
+            "é".encode("latin-1"),
+            headers=(b"Content-Type: text/plain; charset=iso-8859-1",),
+        ),
+        part("b", b"\xff", headers=(b"Content-Type: text/plain; charset=cp500",)),
+    )
+    assert run(data) == ([("a", "é"), ("b", "\ufffd")], [])
+
+
+def test_content_transfer_encoding_is_ignored() -> None:
+    # BAD_INPUTS 47: base64 plus megabytes of whitespace, or an unknown CTE -> raw.
+    junk = b"aGVsbG8=" + b" \t" * 1_000_000
+    data = body(
+        part("f", junk, filename="x", headers=(b"Content-Transfer-Encoding: base64",)),
+        part("g", b"raw", headers=(b"Content-Transfer-Encoding: x-weird",)),
+    )
+    fields, files = run(data)
+    assert fields == [("g", "raw")]
+    assert files == [("f", "x", junk)]
+
+
+def test_files_spool_to_disk_above_one_mib() -> None:
+    recorder = Recorder()
+    big = b"z" * (SPOOL_MAX_SIZE + 1)
+    parser = MultipartParser(B, stream_factory=recorder)
+    parser.feed(body(part("small", b"s", filename="s"), part("big", big, filename="b")))
+    _, files = parser.finish()
+    small, large = recorder.made
+    assert isinstance(small, tempfile.SpooledTemporaryFile)
+    assert not small._rolled and large._rolled
+    # The rolled-over file is anonymous: no path that a client name could steer.
+    assert not isinstance(large._file.name, str) or not os.path.exists(large._file.name)
+    assert files["big"].read() == big
+    for f in recorder.made:
+        f.close()
+
+
+def test_stream_factory_arguments() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def factory(**kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return io.BytesIO()
+
+    data = body(
+        part(
+            "f",
+            b"x",
+            filename="a.txt",
+            headers=(b"Content-Type: text/x", b"Content-Length: 1"),
+        ),
+        part("g", b"y", filename="b.txt", headers=(b"Content-Length: nope",)),
+    )
+    run(data, stream_factory=factory, content_length=len(data))
+    assert seen == [
+        {
+            "total_content_length": len(data),
+            "content_type": "text/x",
+            "filename": "a.txt",
+            "content_length": 1,
+        },
+        {
+            "total_content_length": len(data),
+            "content_type": None,
+            "filename": "b.txt",
+            "content_length": None,
+        },
+    ]
+
+
+def test_feed_after_finish_is_an_error() -> None:
+    parser = MultipartParser(B)
+    parser.feed(close())
+    parser.finish()
+    with pytest.raises(RuntimeError):
+        parser.feed(b"x")
+    with pytest.raises(RuntimeError):
+        parser.finish()
+
+
+# -- BAD_INPUTS 35-47 ------------------------------------------------------------------
+
+
+def test_35_too_many_parts() -> None:
+    fields = b"".join(part(f"f{i}", b"x") for i in range(10_000))
+    with pytest.raises(RequestEntityTooLarge):
+        run(body(fields))
+    fields = b"".join(part(f"f{i}", b"x") for i in range(1000))
+    assert len(run(body(fields))[0]) == 1000
+    with pytest.raises(RequestEntityTooLarge):
+        run(body(fields), max_form_parts=999)
+
+
+def test_35_too_many_file_parts_closes_every_file() -> None:
+    recorder = Recorder()
+    files = b"".join(part(f"f{i}", b"x", filename="a") for i in range(10_000))
+    with pytest.raises(RequestEntityTooLarge):
+        run(body(files), stream_factory=recorder)
+    assert len(recorder.made) == 100
+    assert recorder.all_closed()
+    ok = b"".join(part(f"f{i}", b"x", filename="a") for i in range(100))
+    assert len(run(body(ok))[1]) == 100
+
+
+@pytest.mark.parametrize("chunk", [None, 10])
+def test_36_huge_field_is_413_at_the_field_limit(chunk: int | None) -> None:
+    head = part("big", b"")[:-2]  # the part up to its data
+    parser = MultipartParser(B)
+    parser.feed(head)
+    fed = 0
+    with pytest.raises(RequestEntityTooLarge):
+        if chunk is None:
+            parser.feed(b"x" * 100_000_000)
+        else:
+            piece = b"x" * chunk
+            while fed < 100_000_000:
+                parser.feed(piece)
+                fed += chunk
+    if chunk is not None:
+        assert fed <= 500_000 + CHUNK_SIZE
+
+
+def test_36_field_limit_is_configurable_and_files_are_exempt() -> None:
+    data = body(part("a", b"x" * 101))
+    with pytest.raises(RequestEntityTooLarge):
+        run(data, max_form_memory_size=100)
+    assert run(data, max_form_memory_size=None)[0] == [("a", "x" * 101)]
+    files = body(part("a", b"x" * 600_000, filename="f"))
+    assert len(run(files)[1][0][2]) == 600_000
+
+
+def test_37_total_form_budget() -> None:
+    value = b"x" * 499_999
+    ok = body(*(part(f"f{i}", value) for i in range(16)))
+    assert len(run(ok)[0]) == 16
+    too_much = body(*(part(f"f{i}", value) for i in range(17)))
+    with pytest.raises(RequestEntityTooLarge):
+        run(too_much)
+    with pytest.raises(RequestEntityTooLarge):
+        run(ok, max_memory=1_000_000)
+
+
+def test_38_long_runs_inside_a_part_are_linear() -> None:
+    # A file starting with CR then 10 MB without CR/LF; 10 MB of CRLF in a field.
+    blob = b"\r" + b"a" * 10_000_000
+    crlf = b"\r\n" * 5_000_000
+    data = body(part("f", blob, filename="x"), part("g", crlf, filename="y"))
+    chunks = [data[i : i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE)]
+    _, files = run(chunks)
+    assert files == [("f", "x", blob), ("g", "y", crlf)]
+
+
+def test_39_junk_before_and_after_is_skipped_with_bounded_memory() -> None:
+    for junk in (b"\r\n" * 5_000_000, b"j" * 10_000_000):
+        parser = MultipartParser(B)
+        for i in range(0, len(junk), CHUNK_SIZE):
+            parser.feed(junk[i : i + CHUNK_SIZE])
+        assert len(parser._pending) <= len(B) + 2  # only a possible delimiter start
+        parser.feed(body(part("a", b"1")))
+        for i in range(0, len(junk), CHUNK_SIZE):
+            parser.feed(junk[i : i + CHUNK_SIZE])
+        assert len(parser._decoder.buffer) == 0  # the epilogue is discarded
+        form, _ = parser.finish()
+        assert list(form.items()) == [("a", "1")]
+    # The same in one chunk each.
+    assert run(b"j" * 10_000_000 + body(part("a", b"1")) + b"j" * 10_000_000)[0] == [
+        ("a", "1")
+    ]
+
+
+def test_39_false_delimiters_in_the_preamble() -> None:
+    pre = b"--" + B + b"x\r\n--" + B + b" " * 70 + b"\r\n--" + B + b"-\r\n"
+    assert run(pre + body(part("a", b"1")))[0] == [("a", "1")]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        tuple(b"X-H%d: v" % i for i in range(10_000)),
+        (b"X-Big: " + b"v" * 1_000_000,),
+        tuple(b"X-H%d: v" % i for i in range(8)),  # 9 with Content-Disposition
+        (b"X-Big: " + b"v" * 8200,),
+    ],
+)
+def test_40_part_header_limits(headers: tuple[bytes, ...]) -> None:
+    data = body(part("a", b"1", headers=headers))
+    with pytest.raises(RequestEntityTooLarge):
+        run(data)
+    with pytest.raises(RequestEntityTooLarge):
+        run([data[i : i + 1000] for i in range(0, len(data), 1000)])
+
+
+def test_40_header_block_without_blank_line() -> None:
+    parser = MultipartParser(B)
+    parser.feed(b"--" + B + b"\r\nContent-Disposition: form-data; name=a\r\n")
+    with pytest.raises(RequestEntityTooLarge):
+        for _ in range(1000):
+            parser.feed(b"X-Long: " + b"v" * 1000)
+
+
+def test_40_eight_headers_are_fine() -> None:
+    headers = tuple(b"X-H%d: v" % i for i in range(7))
+    assert run(body(part("a", b"1", headers=headers)))[0] == [("a", "1")]
+
+
+def test_41_backslashes_in_content_type_and_disposition() -> None:
+    _, options = parse_options_header(
+        'multipart/form-data; boundary="' + "\\" * 5000 + "a"
+    )
+    with pytest.raises(BadRequest):
+        parse_boundary(options)
+    data = (
+        b"--"
+        + B
+        + b'\r\nContent-Disposition: form-data; name="'
+        + b"\\" * 7000
+        + b"a\r\n\r\nv\r\n"
+        + close()
+    )
+    with pytest.raises(BadRequest):
+        run(data)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"boundary": ""},
+        {"boundary": "a\r\nb"},
+        {"boundary": "x" * 257},
+        {"boundary": "é"},
+    ],
+)
+def test_42_invalid_boundaries(options: dict[str, str]) -> None:
+    with pytest.raises(BadRequest):
+        parse_boundary(options)
+    with pytest.raises(BadRequest):
+        parse_form_data(io.BytesIO(b"x"), "multipart/form-data", options)
+    with pytest.raises(BadRequest):
+        MultipartParser(b"x" * 257)
+
+
+def test_42_longest_boundary_is_accepted() -> None:
+    boundary = "b" * 256
+    assert parse_boundary({"boundary": boundary}) == boundary.encode()
+    data = body(part("a", b"1", boundary=boundary.encode()))
+    data = data.replace(close(), close(boundary.encode()))
+    assert run(data, boundary=boundary.encode())[0] == [("a", "1")]
+
+
+@pytest.mark.parametrize(
+    "inner", [b"\r\n--" + B + b"X", b"\n--" + B + b"zz", b"\r--" + B + b"?"]
+)
+def test_42_boundary_inside_a_part_body(inner: bytes) -> None:
+    data = body(part("a", b"start" + inner + b"more" * 100))
+    with pytest.raises(BadRequest):
+        run(data)
+    with pytest.raises(BadRequest):
+        run([data[i : i + 1] for i in range(len(data))])
+
+
+def test_42_boundary_without_line_break_is_data() -> None:
+    data = body(part("a", b"x--" + B + b"x"))
+    assert run(data)[0] == [("a", "x--" + B.decode() + "x")]
+
+
+def _split_all(data: bytes) -> list[list[bytes]]:
+    out = [[data[i : i + 1] for i in range(len(data))]]
+    for i in range(len(data) + 1):
+        out.append([data[:i], data[i:]])
+    return out
+
+
+def test_43_every_split_offset_parses_alike() -> None:
+    bodies = [
+        body(
+            part("a", b"hello"),
+            part("b", b""),
+            part("f", b"\r\nline\r\n\r\n-", filename="x.txt"),
+            part("c", b"--bN\r\n-\r"),
+        ),
+        b"pre\r\n" + body(part("a", b"x\r\n--bN")) + b"epi",
+        part("a", b"lf\n", lb=b"\n") + close(lb=b"\n"),
+        part("a", b"cr", lb=b"\r") + close(lb=b"\r"),
+        close(),
+    ]
+    for data in bodies:
+        expected = run(data)
+        for pieces in _split_all(data):
+            assert run(pieces) == expected, pieces
+
+
+_names = st.text(
+    st.characters(codec="utf-8", exclude_characters='"\\\r\n%'), min_size=1
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    parts=st.lists(
+        st.tuples(
+            _names,
+            st.binary(max_size=40)
+            | st.sampled_from([b"\r", b"\r\n", b"--bN", b"\n--bN-"]),
+            st.booleans(),
+        ),
+        max_size=4,
+    ),
+    cuts=st.lists(st.integers(min_value=0), max_size=6),
+)
+def test_43_property_splits_match_one_shot_and_werkzeug(
+    parts: list[tuple[str, bytes, bool]], cuts: list[int]
+) -> None:
+    data = body(
+        *(
+            part(name, value, filename="f.bin" if is_file else None)
+            for name, value, is_file in parts
+        )
+    )
+    try:
+        expected = run(data)
+    except BadRequest:
+        # A value holding a line break + delimiter makes the body invalid; a
+        # split body must fail too.
+        with pytest.raises(BadRequest):
+            run([data[:7], data[7:]])
+        return
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    pieces = [
+        data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)
+    ]
+    assert run(pieces) == expected
+    env = EnvironBuilder(
+        method="POST",
+        data=data,
+        content_type="multipart/form-data; boundary=" + B.decode(),
+    ).get_environ()
+    _, wz_form, wz_files = wz_parse_form_data(env, silent=False)
+    assert expected == (
+        list(wz_form.items(multi=True)),
+        [(k, v.filename, v.read()) for k, v in wz_files.items(multi=True)],
+    )
+
+
+def test_44_truncated_body_is_400_and_closes_files() -> None:
+    recorder = Recorder()
+    data = body(part("f", b"data", filename="f"), part("a", b"1"))
+    closing = data.rindex(b"--" + B + b"--")
+    inside_file = data.index(b"\r\n\r\ndata") + 6
+    for cut in (len(data) - 5, len(data) - 20, 10, closing + len(B) + 2, inside_file):
+        with pytest.raises(BadRequest):
+            run(data[:cut], stream_factory=recorder)
+    assert len(recorder.made) == 4 and recorder.all_closed()
+
+
+def test_44_no_delimiter_at_all_is_400() -> None:
+    with pytest.raises(BadRequest):
+        run(b"just some bytes")
+
+
+def test_44_stream_returning_empty_forever_terminates() -> None:
+    data = body(part("a", b"1"))
+    stream = EmptyForever(data[:-10])
+    with pytest.raises(BadRequest):
+        parse_form_data(stream, "multipart/form-data", {"boundary": B.decode()})
+    assert stream.reads == 2
+    stream = EmptyForever()
+    assert parse_form_data(stream, "multipart/form-data", {"boundary": "x"}) == ({}, {})
+
+
+def test_44_truncated_body_under_python_O() -> None:
+    code = (
+        "import io; from erlen.formparser import parse_form_data\n"
+        "from werkzeug.exceptions import BadRequest\n"
+        "try:\n"
+        "    parse_form_data(io.BytesIO(b'--b\\r\\nContent-Disposition: form-data;"
+        " name=a\\r\\n\\r\\nxx'), 'multipart/form-data', {'boundary': 'b'})\n"
+        "except BadRequest:\n"
+        "    print('400')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-O", "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip() == "400", out.stderr
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../etc/passwd",
+        "/etc/passwd",
+        "..\\..\\win.ini",
+        "C:\\x",
+        "CON.txt",
+        "a\x00.png",
+        "n" * 10_000,
+    ],
+)
+def test_45_filenames_are_kept_raw_and_secure_filename_is_safe(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = name.encode().replace(b"\\", b"\\\\")
+    data = body(part("f", b"x", filename=raw))
+    if len(raw) > 8000:
+        # A 10 KB name passes the 8 KiB part-header limit: refused before use.
+        with pytest.raises(RequestEntityTooLarge):
+            run(data)
+    else:
+        _, files = run(data)
+        assert files[0][1] == name
+    safe = secure_filename(name)
+    assert "/" not in safe and "\\" not in safe and "\x00" not in safe
+    assert not safe.startswith(".") and ":" not in safe
+    # Werkzeug does not cap the length (10 KB in, 10 KB out): callers must.
+    assert len(safe) <= len(name)
+    monkeypatch.setattr(os, "name", "nt")
+    assert secure_filename(name).split(".")[0].upper() not in {"CON", "NUL", "AUX"}
+
+
+def raw_part(params: bytes, data: bytes) -> bytes:
+    """A part whose Content-Disposition parameters are given verbatim."""
+    return (
+        b"--"
+        + B
+        + b"\r\nContent-Disposition: form-data; "
+        + params
+        + b"\r\n\r\n"
+        + data
+        + b"\r\n"
+    )
+
+
+def test_46_extended_parameters_never_override_plain_ones() -> None:
+    data = body(
+        raw_part(b"name=\"a\"; name*=utf-8''b", b"1"),
+        raw_part(b'name="f"; filename="safe.txt"; filename*=utf-8\'\'evil.php', b"x"),
+        raw_part(b"filename*=utf-8''e%CC%81.txt; name=\"g\"", b"y"),
+        raw_part(b"name*=utf-8''only", b"z"),
+        raw_part(b'name="q\\"; x"; a; filename*=utf-8\'\'k', b"w"),
+        raw_part(b'name="h"; flag; x*=1; filename= "spaced.txt"', b"v"),
+        raw_part(b"name=\"i\"; name*=utf-8''j; trailing", b"u"),
+        raw_part(b'name="k"; filename*=utf-8\'\'z; filename="open', b"t"),
+    )
+    fields, files = run(data)
+    assert fields == [("a", "1"), ("only", "z"), ("h", "v"), ("i", "u")]
+    assert files == [
+        ("f", "safe.txt", b"x"),
+        ("g", "e\u0301.txt", b"y"),
+        ('q"; x', "k", b"w"),
+        ("k", "z", b"t"),
+    ]
+
+
+def test_nameless_part_missing_disposition_and_bad_header_bytes_are_400() -> None:
+    for data in (
+        b"--" + B + b"\r\nContent-Disposition: form-data\r\n\r\nx\r\n" + close(),
+        b"--" + B + b"\r\nContent-Type: text/plain\r\n\r\nx\r\n" + close(),
+        b"--"
+        + B
+        + b'\r\nContent-Disposition: form-data; name="\xff"\r\n\r\nx\r\n'
+        + close(),
+        b"--"
+        + B
+        + b'\r\nContent-Disposition: form-data; name="a\r\n\r\nx\r\n'
+        + close(),
+    ):
+        with pytest.raises(BadRequest):
+            run(data)
+
+
+def test_48_content_encoding_is_not_decoded() -> None:
+    # BAD_INPUTS 48 is n/a: bodies are not decompressed, so nothing can inflate.
+    import gzip
+
+    packed = gzip.compress(b"a=" + b"0" * 100_000)
+    form, _ = parse_form_data(
+        io.BytesIO(packed), "application/x-www-form-urlencoded", {}
+    )
+    assert "a" not in form
