@@ -541,6 +541,8 @@ class Session:
             self._fail("n/a", f"not ASGI ({exc})")
         except (apps.Unsupported, NotImplementedError) as exc:
             self._fail("n/a", str(exc) or type(exc).__name__)
+        except ImportError as exc:  # the framework lacks a name the scenario needs
+            self._fail("n/a", brief(exc))
         except _Timeout:
             self._fail("error", f"timed out after {self.settings.timeout_seconds:g} s")
         except Exception as exc:

@@ -348,6 +348,8 @@ def test_fields_and_files_match_werkzeug() -> None:
     assert [(k, v.filename, v.content_type, v.read()) for k, v in files.items()] == [
         (k, v.filename, v.content_type, v.read()) for k, v in wz_files.items()
     ]
+    for storage in (*files.values(), *wz_files.values()):
+        storage.close()
 
 
 def test_empty_form_and_empty_body() -> None:
@@ -704,10 +706,10 @@ def test_43_property_splits_match_one_shot_and_werkzeug(
         content_type="multipart/form-data; boundary=" + B.decode(),
     ).get_environ()
     _, wz_form, wz_files = wz_parse_form_data(env, silent=False)
-    assert expected == (
-        list(wz_form.items(multi=True)),
-        [(k, v.filename, v.read()) for k, v in wz_files.items(multi=True)],
-    )
+    theirs = [(k, v.filename, v.read()) for k, v in wz_files.items(multi=True)]
+    for _key, storage in wz_files.items(multi=True):
+        storage.close()
+    assert expected == (list(wz_form.items(multi=True)), theirs)
 
 
 def test_44_truncated_body_is_400_and_closes_files() -> None:

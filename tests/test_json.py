@@ -653,3 +653,27 @@ def test_response_with_erlen_response_class(
     assert isinstance(resp, ErlenResponse)
     assert resp.get_data() == b'{"a":"\\u00e9","b":[1,2]}\n'
     assert resp.mimetype == "application/json"
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["compact", "debug"])
+def test_end_to_end_bodies_equal_flask(debug: bool, flask_app: flask.Flask) -> None:
+    from erlen import Erlen, jsonify
+
+    app = Erlen("erlen_json_e2e")
+    app.debug = debug
+    value = {"b": [1, None, 1e-5, "é"], "a": uuid.UUID(int=7), "c": Markup("<x>")}
+
+    @app.route("/dict")
+    def as_dict() -> Any:
+        return value
+
+    @app.route("/jsonify")
+    def as_jsonify() -> Any:
+        return jsonify(value)
+
+    client = app.test_client()
+    expected = flask_body(flask_app, value, debug=debug)
+    for path in ("/dict", "/jsonify"):
+        response = client.get(path)
+        assert response.get_data() == expected, path
+        assert response.mimetype == "application/json"

@@ -709,6 +709,8 @@ def test_52_range_limits() -> None:
     assert rng("bytes=" + "9" * 100_000 + "-") is None
     assert rng("bytes=\u0661-\u0662") is None
     assert rng("bytes=0-") is not None
+    assert rng("bytes=" + "0-0," * 100 + "0-0") is None  # 101 short ranges
+    assert "100 ranges" in (Request.range.__doc__ or "")
 
 
 def test_53_accept_headers_are_parsed_up_to_500_chars() -> None:

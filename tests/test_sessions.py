@@ -700,3 +700,47 @@ def test_interface_class_attributes() -> None:
     assert isinstance(iface.serializer, TaggedJSONSerializer)
     assert iface.session_class is SecureCookieSession
     assert iface.null_session_class is NullSession
+
+
+# -- end to end through a real erlen app ------------------------------------------------
+
+
+def test_end_to_end_interop_with_flask_app() -> None:
+    from erlen import Erlen, session
+
+    app = Erlen("erlen_sessions_e2e")
+    app.secret_key = "k"
+    seen: list[dict[str, Any]] = []
+
+    @app.route("/write")
+    def write() -> str:
+        session.update(SESSION_DATA)
+        session.permanent = True
+        return ""
+
+    @app.route("/read")
+    def read() -> str:
+        seen.append(dict(session))
+        return ""
+
+    client = app.test_client()
+    response = client.get("/write")
+    assert "cookie" in response.vary.as_set()
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+
+    flask_app = make_flask_app()
+    flask_client = flask_app.test_client()
+    flask_client.set_cookie("session", cookie.value)
+    flask_client.get("/read")
+    (flask_seen,) = flask_app.extensions["seen"]
+    assert same(flask_seen, dict(SESSION_DATA, _permanent=True))
+
+    flask_client = make_flask_app().test_client()
+    flask_client.get("/write")
+    flask_cookie_value = flask_client.get_cookie("session")
+    assert flask_cookie_value is not None
+    client = app.test_client()
+    client.set_cookie("session", flask_cookie_value.value)
+    client.get("/read")
+    assert same(seen[-1], dict(SESSION_DATA, _permanent=True))

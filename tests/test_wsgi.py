@@ -197,3 +197,60 @@ def test_plan_resets_when_signal_connected(bare):
         assert bare._plan is None
         call(bare)
     assert seen == [bare]
+
+
+def test_fast_404_and_405_use_handlers(bare):
+    @bare.errorhandler(404)
+    def nf(e):
+        return "custom", 404
+
+    assert call(bare, "/missing")[:1] == ("404 NOT FOUND",)
+    assert call(bare, "/missing")[2] == b"custom"
+    status, headers, _ = call(bare, "/u/1", "POST")
+    assert status == "405 METHOD NOT ALLOWED"
+    assert set(headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_fast_404_trapped_http_exception_raises(bare):
+    from werkzeug.exceptions import NotFound
+
+    bare.config["TRAP_HTTP_EXCEPTIONS"] = True
+    bare.testing = True
+    with pytest.raises(NotFound):
+        call(bare, "/missing")
+
+
+def test_default_error_body_cached_but_custom_description_rendered(bare):
+    from erlen import abort
+
+    @bare.route("/custom")
+    def custom():
+        abort(404, description="<b>gone</b>")
+
+    plain = call(bare, "/missing")[2]
+    assert b"The requested URL was not found" in plain
+    assert call(bare, "/missing")[2] == plain
+    body = call(bare, "/custom")[2]
+    assert b"&lt;b&gt;gone&lt;/b&gt;" in body and body != plain
+
+
+def test_overridden_pipeline_method_disables_fast_path():
+    class Custom(Erlen):
+        def dispatch_request(self):
+            return "overridden"
+
+    app = Custom(__name__, static_folder=None)
+    app.add_url_rule("/", "i", lambda: "original")
+    assert call(app)[2] == b"overridden"
+    assert app._plan.bare is False
+
+
+def test_dynamic_fast_path_redirect_and_bad_utf8(bare):
+    @bare.route("/dir/")
+    def dir_():
+        return "dir"
+
+    status, headers, _ = call(bare, "/dir")
+    assert status.startswith("308")
+    assert headers["Location"] == "http://localhost/dir/"
+    assert call(bare, "/\xff")[0].startswith("400")

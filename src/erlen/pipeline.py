@@ -41,6 +41,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from .ctx import RequestContext
     from .wrappers import Request, Response
 
+_HTML = "text/html; charset=utf-8"
+
+#: Rendered default bodies of HTTPException classes (one entry per class).
+_error_bodies: dict[type[HTTPException], str] = {}
+
+#: Pipeline methods the fast path stands in for; overriding one disables it.
+_FAST_PATH_METHODS = (
+    "full_dispatch_request",
+    "preprocess_request",
+    "dispatch_request",
+    "finalize_request",
+    "process_response",
+    "make_response",
+)
+
 _FAST_SIGNALS = (
     signals.request_started,
     signals.request_finished,
@@ -55,7 +70,15 @@ _FAST_SIGNALS = (
 class Plan:
     """What the app must do per request, decided once from its current setup."""
 
-    __slots__ = ("bare", "chains", "json_bytes", "static", "teardown")
+    __slots__ = (
+        "bare",
+        "chains",
+        "dynamic",
+        "json_bytes",
+        "json_mimetype",
+        "static",
+        "teardown",
+    )
 
     def __init__(self, app: Erlen) -> None:
         no_hooks = not any(
@@ -75,8 +98,12 @@ class Plan:
         )
         url_map = app.url_map
         url_map.refresh()
+        overridden = any(
+            getattr(type(app), name) is not getattr(Pipeline, name)
+            for name in _FAST_PATH_METHODS
+        )
         #: Nothing but match → view → response is needed (the fast path).
-        self.bare = no_hooks and no_signals and not self.teardown
+        self.bare = no_hooks and no_signals and not self.teardown and not overridden
         #: ``{wsgi path: {method: (rule, defaults)}}`` for the fast path.
         self.static: dict[str, dict[str, Any]] = {}
         if self.bare and url_map.fast_path_ok:
@@ -88,9 +115,12 @@ class Plan:
                     table[method] = (rule, rule.defaults or None)
                 if table:
                     self.static[path] = table
+        #: Dynamic rules may be matched on the fast path (no host/subdomain).
+        self.dynamic = self.bare and url_map.fast_path_ok
         #: The provider's body function when its ``response`` is the default one.
         self.json_bytes: Callable[[Any], bytes] | None = None
         provider = app.json
+        self.json_mimetype = provider.mimetype
         from .json.provider import DefaultJSONProvider
 
         if type(provider).response is DefaultJSONProvider.response:
@@ -391,7 +421,7 @@ class Pipeline:
         """Return the registered handler's value for ``e``, or ``e`` itself."""
         if e.code is None:
             return e
-        if isinstance(e, RoutingException):
+        if isinstance(e, RoutingException) or not self.error_handler_spec:
             return e
         req: Request = _cv_ctx.get().request  # type: ignore[assignment]
         handler = self._find_error_handler(e, req.blueprints)
@@ -410,7 +440,7 @@ class Pipeline:
         req: Request = _cv_ctx.get().request  # type: ignore[assignment]
         handler = self._find_error_handler(e, req.blueprints)
         if handler is None:
-            raise
+            raise e
         return _resolve(handler(e))
 
     def handle_exception(self: Erlen, e: Exception) -> Response:  # type: ignore[misc]
@@ -535,13 +565,27 @@ class Pipeline:
         if e.response is not None:
             return self.make_response(e.response)
         if isinstance(e, RequestRedirect):
-            from .helpers import redirect
-
-            return redirect(e.new_url, e.code)  # type: ignore[return-value]
-        environ = getattr(_cv_ctx.get(None), "request", None)
-        environ = environ.environ if environ is not None else None
-        rv = self.response_class(e.get_body(environ), status=e.code)
-        rv.headers = Headers(e.get_headers(environ))
+            return self.redirect(e.new_url, e.code)
+        cls = type(e)
+        # PERF: the default error page of a class never changes; render it once
+        # (bench scenario "not_found"). Custom descriptions render each time.
+        if (
+            e.description is cls.description
+            and cls.get_body is HTTPException.get_body
+            and cls.get_description is HTTPException.get_description
+        ):
+            body = _error_bodies.get(cls)
+            if body is None:
+                body = _error_bodies[cls] = e.get_body()
+        else:
+            req = _cv_ctx.get().request
+            body = e.get_body(req.environ if req is not None else None)
+        rv = self.response_class(body, status=e.code, content_type=_HTML)
+        if cls.get_headers is not HTTPException.get_headers:
+            req = _cv_ctx.get().request
+            rv.headers = Headers(
+                e.get_headers(req.environ if req is not None else None)
+            )
         return rv
 
     def _response_from_foreign(self: Erlen, rv: Any) -> Response:  # type: ignore[misc]

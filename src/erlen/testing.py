@@ -215,6 +215,11 @@ class ErlenClient(werkzeug.test.Client):
     returning) and ``follow_redirects`` (keep requesting the ``Location`` until
     the response is not a redirect; the redirects are in ``response.history``).
 
+    Every request runs through one method, :meth:`run_wsgi_app` (werkzeug's:
+    add the jar's cookies, call the app, store the ``Set-Cookie`` headers). A
+    subclass overrides it to drive the app another way, for example over ASGI;
+    it returns ``(body iterable, status line, Headers)``.
+
     :param application: the app to call.
     :param response_wrapper: response class to return; made a subclass of
         :class:`TestResponse` if it is not one. Default ``app.response_class``.

@@ -446,6 +446,7 @@ class Map:
                 matcher.default if self._domain_mode else matcher.for_path(merged)
             )
             m = merged_compiled.match(merged_subject)
+            first = None
             if m is not None:
                 entry = merged_compiled.table[m.lastindex]  # type: ignore[index]
                 if entry is not BLOCKED:
@@ -453,8 +454,11 @@ class Map:
                         raise RedirectRequired(quote_path(merged + "/"))
                     if entry[0].merge_slashes:
                         raise RedirectRequired(quote_path(merged))
+                    # Werkzeug stops at this rule: only rules tried before it
+                    # count for a 405.
+                    first = merged_compiled.viable[entry[4]]
             mismatch |= _collect_blocked(
-                merged_compiled, merged_subject, method, websocket, allowed
+                merged_compiled, merged_subject, method, websocket, allowed, first
             )
         if allowed:
             raise MethodNotAllowed(valid_methods=sorted(allowed))
@@ -621,14 +625,23 @@ def _other(built_domain: str, domain: str) -> str | None:
 
 
 def _collect_blocked(
-    compiled: Compiled, subject: str, method: str, websocket: bool, allowed: set[str]
+    compiled: Compiled,
+    subject: str,
+    method: str,
+    websocket: bool,
+    allowed: set[str],
+    before: Alternative | None = None,
 ) -> bool:
     """Add the methods of rules that match *subject* but not *method* to *allowed*.
+
+    Only alternatives sorted before *before* count, if it is given.
 
     :return: whether a rule of the other protocol matched.
     """
     mismatch = False
     for alt in compiled.blocked:
+        if before is not None and alt.key > before.key:
+            break
         if alt.regex()(subject) is None:
             continue
         rule = alt.rule

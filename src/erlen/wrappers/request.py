@@ -91,7 +91,7 @@ _HOST_RE = re.compile(
 _LAZY_SLOTS = frozenset(
     """
     _root_path _query_string _args _full_path _host _url _base_url _root_url
-    _host_url _headers _cookies _content_type _form _files _values _stream
+    _host_url _headers _cookies _content_type _form _values _stream
     _cached_data _cached_json _user_agent _accept_mimetypes _accept_languages
     _accept_encodings _accept_charsets _authorization _cache_control _if_match
     _if_none_match _if_range _range _pragma _access_route _max_content_length
@@ -191,17 +191,35 @@ def _environ_parsed(key: str, parse: Callable[[Any], Any], doc: str) -> Any:
     return property(get, doc=doc)
 
 
-def _cached_header(slot: str, key: str, parse: Callable[[Any], Any], doc: str) -> Any:
-    """Make a property that parses ``environ.get(key)`` once and keeps it in *slot*."""
+class _Parsed:
+    """A header parsed on first access and kept in the request's ``_<name>`` slot."""
 
-    def get(self: Request) -> Any:
-        value = getattr(self, slot)
+    def __init__(self, key: str, parse: Callable[[Any], Any], doc: str) -> None:
+        self.key = key
+        self.parse = parse
+        self.__doc__ = doc
+        self.slot = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj: Request | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = getattr(obj, self.slot)
         if value is None:
-            value = parse(self.environ.get(key))
-            setattr(self, slot, value)
+            value = self.parse(obj.environ.get(self.key))
+            setattr(obj, self.slot, value)
         return value
 
-    return property(get, doc=doc)
+
+def _bounded_range(value: str | None) -> Range | None:
+    """Parse a Range header unless it has too many ranges or characters."""
+    if value is None or len(value) > MAX_RANGE_LENGTH:
+        return None
+    if value.count(",") >= MAX_RANGES:
+        return None
+    return parse_range_header(value)
 
 
 def _limit(slot: str, key: str, default: Any, doc: str) -> Any:
@@ -250,10 +268,19 @@ class Request:
         req.args.get("page", 1, type=int)
     """
 
-    # PERF: only `environ` and `shallow` (and the two fields every dispatch reads)
-    # are set by __init__; the other slots stay unset and read as None through
-    # __getattr__, so building a request costs a single Python call.
-    __slots__ = ("__weakref__", "_method", "_path", "environ", "shallow", *_LAZY_SLOTS)
+    # PERF: __init__ sets `environ`, `shallow` and the three caches every dispatch
+    # reads (method, path, files - closed at teardown); the other slots stay unset
+    # and read as None through __getattr__. Building a request is one Python call,
+    # and a hello-world request makes no other call into this class.
+    __slots__ = (
+        "__weakref__",
+        "_files",
+        "_method",
+        "_path",
+        "environ",
+        "shallow",
+        *sorted(_LAZY_SLOTS),
+    )
 
     #: The multi-dict class of :attr:`args`, :attr:`form` and :attr:`files`.
     parameter_storage_class: type[MultiDict[str, Any]] = ImmutableMultiDict
@@ -283,7 +310,7 @@ class Request:
     ) -> None:
         self.environ = environ
         self.shallow = shallow
-        self._method = self._path = None
+        self._method = self._path = self._files = None
         if populate_request and not shallow:
             environ["werkzeug.request"] = self
 
@@ -616,62 +643,38 @@ class Request:
         "``If-Unmodified-Since`` as a datetime.",
     )
     # Accept-* values are cut to 500 characters before parsing (BAD_INPUTS 53).
-    accept_mimetypes = _cached_header(
-        "_accept_mimetypes",
-        "HTTP_ACCEPT",
-        _accept(MIMEAccept),
-        "The ``Accept`` header; ``best_match([...])`` picks an offer.",
+    accept_mimetypes = _Parsed("HTTP_ACCEPT", _accept(MIMEAccept), "``Accept``.")
+    accept_languages = _Parsed(
+        "HTTP_ACCEPT_LANGUAGE", _accept(LanguageAccept), "``Accept-Language``."
     )
-    accept_languages = _cached_header(
-        "_accept_languages",
-        "HTTP_ACCEPT_LANGUAGE",
-        _accept(LanguageAccept),
-        "The ``Accept-Language`` header.",
+    accept_encodings = _Parsed(
+        "HTTP_ACCEPT_ENCODING", _accept(Accept), "``Accept-Encoding``."
     )
-    accept_encodings = _cached_header(
-        "_accept_encodings",
-        "HTTP_ACCEPT_ENCODING",
-        _accept(Accept),
-        "The ``Accept-Encoding`` header.",
+    accept_charsets = _Parsed(
+        "HTTP_ACCEPT_CHARSET", _accept(CharsetAccept), "``Accept-Charset``."
     )
-    accept_charsets = _cached_header(
-        "_accept_charsets",
-        "HTTP_ACCEPT_CHARSET",
-        _accept(CharsetAccept),
-        "The ``Accept-Charset`` header.",
-    )
-    authorization = _cached_header(
-        "_authorization",
+    authorization = _Parsed(
         "HTTP_AUTHORIZATION",
         Authorization.from_header,
         "The ``Authorization`` header (Basic, Bearer, ...), or ``None``.",
     )
-    cache_control = _cached_header(
-        "_cache_control",
+    cache_control = _Parsed(
         "HTTP_CACHE_CONTROL",
         lambda value: parse_cache_control_header(value, None, RequestCacheControl),
         "The ``Cache-Control`` header.",
     )
-    pragma = _cached_header(
-        "_pragma",
-        "HTTP_PRAGMA",
-        lambda value: parse_set_header(value or ""),
-        "The ``Pragma`` header as a set.",
+    pragma = _Parsed(
+        "HTTP_PRAGMA", lambda v: parse_set_header(v or ""), "``Pragma`` as a set."
     )
-    if_match = _cached_header(
-        "_if_match", "HTTP_IF_MATCH", parse_etags, "The ETags of ``If-Match``."
+    if_match = _Parsed("HTTP_IF_MATCH", parse_etags, "The ETags of ``If-Match``.")
+    if_none_match = _Parsed(
+        "HTTP_IF_NONE_MATCH", parse_etags, "The ETags of ``If-None-Match``."
     )
-    if_none_match = _cached_header(
-        "_if_none_match",
-        "HTTP_IF_NONE_MATCH",
-        parse_etags,
-        "The ETags of ``If-None-Match``.",
-    )
-    if_range = _cached_header(
-        "_if_range",
-        "HTTP_IF_RANGE",
-        parse_if_range_header,
-        "The ``If-Range`` header.",
+    if_range = _Parsed("HTTP_IF_RANGE", parse_if_range_header, "``If-Range``.")
+    range = _Parsed(
+        "HTTP_RANGE",
+        _bounded_range,
+        "The ``Range`` header; ``None`` if absent, invalid or over 100 ranges.",
     )
 
     def _parsed_content_type(self) -> tuple[str, dict[str, str]]:
@@ -724,21 +727,6 @@ class Request:
                 self.environ.get("HTTP_USER_AGENT", "")
             )
         return agent  # type: ignore[no-any-return]
-
-    @property
-    def range(self) -> Range | None:
-        """The ``Range`` header, or ``None`` if absent, invalid or too many ranges."""
-        parsed = self._range
-        if parsed is None:
-            value = self.environ.get("HTTP_RANGE")
-            if (
-                value is None
-                or len(value) > MAX_RANGE_LENGTH
-                or value.count(",") >= MAX_RANGES
-            ):
-                return None
-            parsed = self._range = parse_range_header(value)
-        return parsed  # type: ignore[no-any-return]
 
     # -- limits ----------------------------------------------------------------------
 
