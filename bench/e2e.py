@@ -297,57 +297,96 @@ def run_wrk(
     return parse_wrk(r.stdout)
 
 
+def _failed(res: E2EResult, exc: Exception, srv: Server | None) -> None:
+    text = str(exc).strip().splitlines()
+    res.state = "error"
+    res.note = f"{type(exc).__name__}: {text[0][:300] if text else ''}"
+    marker = srv.unavailable() if srv is not None else ""
+    if marker:
+        res.state, res.note = "n/a", marker
+
+
 def measure(
     wrk: str,
     server: str,
     protocol: str,
-    framework: str,
+    frameworks: list[str],
     sc: Scenario,
     settings: Settings,
-) -> E2EResult:
-    """Serve *framework*'s app for *sc* on *server*, check it, load it; never raises."""
-    res = E2EResult(server, protocol, framework, sc.name)
+) -> list[E2EResult]:
+    """Serve each framework's app for *sc* on *server* and load them; never raises.
+
+    All the apps are started (each its own server, pinned to the same core) and
+    checked first; then wrk loads them in turns, run 1 of every app before run 2, so
+    that a burst of load from elsewhere on the machine affects them alike.
+    """
     server_cpu, load_cpu = cpus()
-    srv = None
+    results = {fw: E2EResult(server, protocol, fw, sc.name) for fw in frameworks}
+    servers: dict[str, Server] = {}
     try:
-        srv = Server(server, protocol, framework, sc, server_cpu)
-        r = srv.wait_ready(sc, settings.start_timeout)
-        problem = (
-            f"status {r.status}, expected {sc.status}"
-            if r.status != sc.status
-            else sc.check(r)
-        )
-        if problem:
-            res.state, res.note = "invalid", problem
-            return res
-        if settings.warmup_seconds:
-            run_wrk(
-                wrk,
-                srv.port,
-                sc,
-                settings.warmup_seconds,
-                settings.connections,
-                load_cpu,
-            )
-        for _ in range(settings.runs):
-            rps, p99, warn = run_wrk(
-                wrk, srv.port, sc, settings.seconds, settings.connections, load_cpu
-            )
-            res.rps.append(rps)
-            res.p99_ms.append(p99)
-            if warn:
-                res.note = warn
-        if srv.proc.poll() is not None:
-            res.state, res.note = "error", f"server died under load: {srv.log_tail()}"
-    except Exception as exc:
-        text = str(exc).strip().splitlines()
-        res.state = "error"
-        res.note = f"{type(exc).__name__}: {text[0][:300] if text else ''}"
-        if srv is not None:
-            marker = srv.unavailable()
-            if marker:
-                res.state, res.note = "n/a", marker
+        for fw in frameworks:
+            try:
+                servers[fw] = Server(server, protocol, fw, sc, server_cpu)
+            except Exception as exc:
+                _failed(results[fw], exc, None)
+        ready = []
+        for fw, srv in servers.items():
+            res = results[fw]
+            try:
+                r = srv.wait_ready(sc, settings.start_timeout)
+            except Exception as exc:
+                _failed(res, exc, srv)
+                continue
+            if r.status != sc.status:
+                res.state, res.note = (
+                    "invalid",
+                    f"status {r.status}, expected {sc.status}",
+                )
+            elif sc.check(r):
+                res.state, res.note = "invalid", sc.check(r)
+            else:
+                ready.append(fw)
+        for fw in list(ready):
+            if settings.warmup_seconds:
+                try:
+                    run_wrk(
+                        wrk,
+                        servers[fw].port,
+                        sc,
+                        settings.warmup_seconds,
+                        settings.connections,
+                        load_cpu,
+                    )
+                except Exception as exc:
+                    _failed(results[fw], exc, servers[fw])
+                    ready.remove(fw)
+        for run in range(settings.runs):
+            k = run % len(ready) if ready else 0
+            for fw in ready[k:] + ready[:k]:
+                res = results[fw]
+                if res.state != "ok":
+                    continue
+                try:
+                    rps, p99, warn = run_wrk(
+                        wrk,
+                        servers[fw].port,
+                        sc,
+                        settings.seconds,
+                        settings.connections,
+                        load_cpu,
+                    )
+                except Exception as exc:
+                    _failed(res, exc, servers[fw])
+                    continue
+                res.rps.append(rps)
+                res.p99_ms.append(p99)
+                if warn:
+                    res.note = warn
+        for fw in ready:
+            if servers[fw].proc.poll() is not None and results[fw].state == "ok":
+                results[fw].state = "error"
+                results[fw].note = f"server died under load: {servers[fw].log_tail()}"
     finally:
-        if srv is not None:
+        for srv in servers.values():
             srv.stop()
-    return res
+    return [results[fw] for fw in frameworks]

@@ -378,10 +378,16 @@ def chart(res: Results, e2e: list, meta: dict, path: str) -> None:
 
     protos = res.protocols()
     panels = len(protos) + (1 if any(r.ok for r in e2e) else 0)
-    fig, axes = plt.subplots(panels, 1, figsize=(13, 4.2 * panels), squeeze=False)
+    fig, axes = plt.subplots(panels, 1, figsize=(14, 4.2 * panels), squeeze=False)
     for ax, p in zip(axes[:, 0], protos, strict=False):
-        fws = res.frameworks(p)
         names = res.scenarios(p)
+        # Only frameworks with a number: an empty bar set would still get a legend
+        # entry, in the wrong colour.
+        fws = [
+            f
+            for f in res.frameworks(p)
+            if any(res.us(p, s, f) is not None for s in names)
+        ]
         width = 0.8 / max(1, len(fws))
         for i, f in enumerate(fws):
             xs, ys = [], []
@@ -395,7 +401,7 @@ def chart(res: Results, e2e: list, meta: dict, path: str) -> None:
         ax.set_xticks(range(len(names)), names)
         ax.set_ylabel("µs per request (log)")
         ax.set_title(f"{PROTOCOL_TITLES[p]} in-process (lower is better)")
-        ax.legend(ncol=len(fws), fontsize="small", loc="upper left")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.grid(axis="y", which="both", alpha=0.3)
     if panels > len(protos):
         ax = axes[-1, 0]
@@ -416,7 +422,7 @@ def chart(res: Results, e2e: list, meta: dict, path: str) -> None:
         ax.set_xticks(range(len(groups)), groups)
         ax.set_ylabel("requests/s (higher is better)")
         ax.set_title("End to end, one pinned worker, wrk on the other core")
-        ax.legend(ncol=len(fws), fontsize="small")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(f"erlen benchmark — {meta['date']} — {meta['machine']}", fontsize=10)
     fig.tight_layout()

@@ -317,8 +317,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--connections", type=int, default=32, help="wrk connections")
     ap.add_argument(
         "--results-dir",
-        default=RESULTS,
-        help="where latest.md/.png/.json go (default: bench/results)",
+        help="where latest.md/.png/.json go (default: bench/results, "
+        "written only by a full run of every scenario and framework)",
     )
     ap.add_argument("--no-results", action="store_true", help="write no result files")
     ap.add_argument(
@@ -411,7 +411,7 @@ def main(argv: list[str]) -> int:
 
     e2e_results: list = []
     if not args.no_e2e:
-        e2e_results = run_e2e(args, protos, wanted, meta, e2e, scenarios, apps)
+        e2e_results = run_e2e(args, protos, wanted, meta, cells, e2e, scenarios, apps)
 
     res = report.Results(cells)
     print(report.text_report(res, e2e_results, meta))
@@ -423,7 +423,7 @@ def main(argv: list[str]) -> int:
     return 1 if args.strict and failed else 0
 
 
-def run_e2e(args, protos, wanted, meta, e2e, scenarios, apps) -> list:
+def run_e2e(args, protos, wanted, meta, cells, e2e, scenarios, apps) -> list:
     names = [x for x in args.e2e_scenarios.split(",") if x]
     for name in names:
         sc = scenarios.get(name)
@@ -468,20 +468,40 @@ def run_e2e(args, protos, wanted, meta, e2e, scenarios, apps) -> list:
         f"\nend to end: wrk -c{settings.connections}, {settings.seconds} s x "
         f"{settings.runs}, {pinning}"
     )
+    known = {(c["framework"], c["protocol"], c["scenario"]): c for c in cells}
     results = []
     for server, p in e2e.SERVERS:
         if p not in protos:
             continue
-        for fw in apps.frameworks_for(p):
-            if fw not in wanted or (chosen is not None and fw not in chosen):
-                continue
-            for name in names:
-                r = e2e.measure(wrk, server, p, fw, scenarios.get(name), settings)
+        fws = [
+            fw
+            for fw in apps.frameworks_for(p)
+            if fw in wanted and (chosen is None or fw in chosen)
+        ]
+        for name in names:
+            group, skipped = [], {}
+            for fw in fws:
+                cell = known.get((fw, p, name))
+                if cell is not None and cell["state"] != "ok":
+                    # Already known not to serve it (not ASGI, wrong answer, ...).
+                    r = e2e.E2EResult(server, p, fw, name, state="n/a")
+                    r.note = f"in-process {cell['state']}: {cell['note']}"
+                    skipped[fw] = r
+                else:
+                    group.append(fw)
+            measured = {
+                r.framework: r
+                for r in e2e.measure(
+                    wrk, server, p, group, scenarios.get(name), settings
+                )
+            }
+            for fw in fws:
+                r = measured.get(fw) or skipped[fw]
                 results.append(r)
                 if r.ok:
+                    runs = " / ".join(f"{x:,.0f}" for x in r.rps)
                     shown = f"{r.best_rps:10,.0f} req/s  p99 {r.best_p99_ms:7.2f} ms"
-                    if r.note:
-                        shown += f"  ({r.note})"
+                    shown += f"  (runs {runs})" + (f"  {r.note}" if r.note else "")
                 else:
                     shown = f"{r.state:>10}  {r.note[:100]}"
                 print(f"  {server:8} {p}  {fw:10} {name:8} {shown}", flush=True)
@@ -489,17 +509,35 @@ def run_e2e(args, protos, wanted, meta, e2e, scenarios, apps) -> list:
 
 
 def write_results(args, res, e2e_results, meta, report) -> None:
-    default_place = os.path.realpath(args.results_dir) == os.path.realpath(RESULTS)
-    if default_place and not res.erlen_measured():
+    """Write latest.md/.png/.json; bench/results/ only gets complete runs with erlen."""
+    where = args.results_dir or RESULTS
+    partial = (
+        args.quick
+        or args.only
+        or args.frameworks
+        or args.protocol != "both"
+        or args.e2e_only
+        or args.no_e2e
+    )
+    if args.results_dir is None and partial:
+        print(
+            "\nresults: not written (a --quick or partial run); "
+            "pass --results-dir DIR to keep them"
+        )
+        return
+    if (
+        os.path.realpath(where) == os.path.realpath(RESULTS)
+        and not res.erlen_measured()
+    ):
         print(
             "\nresults: erlen has no in-process number in this run, so "
             "bench/results/latest.* were left as they are"
         )
         return
-    os.makedirs(args.results_dir, exist_ok=True)
-    md = os.path.join(args.results_dir, "latest.md")
-    png = os.path.join(args.results_dir, "latest.png")
-    data = os.path.join(args.results_dir, "latest.json")
+    os.makedirs(where, exist_ok=True)
+    md = os.path.join(where, "latest.md")
+    png = os.path.join(where, "latest.png")
+    data = os.path.join(where, "latest.json")
     with open(md, "w") as f:
         f.write(report.markdown_report(res, e2e_results, meta))
     with open(data, "w") as f:

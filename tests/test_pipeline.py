@@ -560,3 +560,25 @@ def test_ensure_sync(app):
 
     assert app.ensure_sync(plain) is plain
     assert app.ensure_sync(coro)(1) == 2
+
+
+def test_redirect_to_rule(app, client):
+    app.add_url_rule("/old/<int:n>", "old", redirect_to="new/<n>")
+    app.add_url_rule("/abs", "abs", redirect_to="/target")
+    app.add_url_rule("/new/<int:n>", "new", lambda n: str(n))
+    rv = client.get("/old/5?q=1")
+    assert rv.status_code == 308
+    assert rv.location == "http://localhost/new/5"
+    assert client.get("/abs").location == "http://localhost/target"
+    assert client.get("/old/6", follow_redirects=True).data == b"6"
+
+
+def test_url_for_prefers_current_method(app):
+    from erlen import url_for
+
+    app.add_url_rule("/read", "item", lambda: "", methods=["GET"])
+    app.add_url_rule("/write", "item", methods=["POST"])
+    with app.test_request_context("/write", method="POST"):
+        assert url_for("item") == "/write"
+    with app.test_request_context("/read"):
+        assert url_for("item") == "/read"

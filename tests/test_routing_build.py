@@ -232,3 +232,8 @@ def test_build_error_message_without_werkzeug_adapter():
         " No URL rule is registered for this endpoint."
     )
     assert error.suggested is None
+
+
+def test_build_error_missing_values_for_a_method(url_map):
+    with pytest.raises(BuildError, match=r"forget to specify values \['uid'\]"):
+        url_map.build("user", {}, "POST")

@@ -16,6 +16,8 @@ from urllib.parse import unquote, urljoin
 
 import pytest
 import werkzeug.routing as wz
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
@@ -498,3 +500,25 @@ def test_match_of_build_round_trips():
         path = ours.build(endpoint, values)[1]
         rule, matched = ours.match(unquote(path), "GET")
         assert (rule.endpoint, matched) == (endpoint, values)
+
+
+# -- property test ----------------------------------------------------------------
+
+_PROPERTY_MAPS = make_maps(SPECS)
+_segment = st.one_of(
+    st.sampled_from(SEGMENTS),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    segments=st.lists(_segment, min_size=1, max_size=5),
+    method=st.sampled_from(["GET", "POST", "PUT"]),
+)
+def test_arbitrary_paths_match_werkzeug(segments, method):
+    path = "/" + "/".join(segments)
+    if path.startswith("//") or any(c.isdecimal() and not c.isascii() for c in path):
+        return  # deliberate differences, tested elsewhere
+    ours, theirs = _PROPERTY_MAPS
+    assert compare(ours, theirs, [path], (method,)) == []

@@ -127,7 +127,7 @@ def test_int_fixed_digits_min_max():
 
 
 def test_int_rejects_non_ascii_digits():
-    # Werkzeug's \d accepts "١" (Arabic-Indic one) as 1; erlen does not, so a
+    # Werkzeug's \d accepts U+0661 (Arabic-Indic one) as 1; erlen does not, so a
     # path-based rule in front of the app cannot be bypassed by another spelling.
     no_match("/<int:n>", "/\u0661")
     no_match("/<float:x>", "/\u0661.5")
@@ -314,7 +314,7 @@ def test_parse_converter_args(text, expected):
 
 @pytest.mark.parametrize("text", ["x y", "'open", "a b=1", "=1", "a;b", "(x)"])
 def test_parse_converter_args_errors(text):
-    with pytest.raises(ValueError, match="converter argument|Unterminated"):
+    with pytest.raises(ValueError, match=r"converter argument|Unterminated"):
         parse_converter_args(text)
 
 

@@ -55,7 +55,7 @@ def test_registration_order_breaks_ties():
 
 def test_values_are_converted_and_defaults_merged():
     url_map = Map([Rule("/p/<int:page>", endpoint="p", defaults={"lang": "en"})])
-    rule, values = url_map.match("/p/3", "GET")
+    _, values = url_map.match("/p/3", "GET")
     assert values == {"page": 3, "lang": "en"}
     # Every call returns a fresh dict (url_value_preprocessors pop from it).
     values.pop("lang")
@@ -614,3 +614,80 @@ def test_bind_is_not_implemented():
 def test_repr():
     url_map = Map([Rule("/", endpoint="i")])
     assert repr(url_map) == "Map([<Rule '/' -> i>])"
+
+
+def test_fallthrough_tries_each_later_candidate_in_order():
+    import werkzeug.routing
+
+    class Even(werkzeug.routing.BaseConverter):
+        regex = r"\d+"
+
+        def to_python(self, value):
+            if int(value) % 2:
+                raise werkzeug.routing.ValidationError()
+            return int(value)
+
+    class Big(werkzeug.routing.BaseConverter):
+        regex = r"\d+"
+
+        def to_python(self, value):
+            if int(value) < 100:
+                raise werkzeug.routing.ValidationError()
+            return int(value)
+
+    url_map = Map(
+        [
+            Rule("/n/<even:n>", endpoint="even"),
+            Rule("/n/<even:n>/x", endpoint="even_x"),
+            Rule("/n/<big:n>", endpoint="big"),
+            Rule("/n/<n>", endpoint="text", defaults={"kind": "text"}),
+        ],
+        converters={"even": Even, "big": Big},
+    )
+    assert url_map.match("/n/4", "GET")[1] == {"n": 4}
+    assert url_map.match("/n/101", "GET")[0].endpoint == "big"
+    rule, values = url_map.match("/n/3", "GET")
+    assert (rule.endpoint, values) == ("text", {"n": "3", "kind": "text"})
+
+
+def test_redirect_defaults_respects_the_method():
+    url_map = Map(
+        [
+            Rule("/all/", defaults={"page": 1}, endpoint="all", methods=["GET"]),
+            Rule("/all/page/<int:page>", endpoint="all", methods=["GET", "POST"]),
+        ]
+    )
+    assert redirect_of(url_map, "/all/page/1") == "/all/"
+    assert url_map.match("/all/page/1", "POST")[1] == {"page": 1}
+    assert url_map.redirect_defaults is True
+
+
+def test_redirect_to_fills_in_defaults_too():
+    url_map = Map([Rule("/<a>", defaults={"b": "x y"}, redirect_to="/t/<a>/<b>")])
+    assert redirect_of(url_map, "/q") == "/t/q/x%20y"
+
+
+def test_static_rule_with_double_leading_slash_is_unreachable_as_in_werkzeug():
+    url_map = Map([Rule("//x", endpoint="x", merge_slashes=False)])
+    url_map.refresh()
+    assert url_map.static_routes == {}
+    with pytest.raises(NotFound):
+        url_map.match("//x", "GET")
+
+
+def test_empty_path_on_a_subdomain():
+    url_map = Map([Rule("/", subdomain="<u>", endpoint="home")])
+    with pytest.raises(RedirectRequired) as info:
+        url_map.match("", "GET", subdomain="bob")
+    assert info.value.path == "/"
+
+
+def test_fast_path_ok_is_correct_before_refresh():
+    url_map = Map([Rule("/", endpoint="i")])
+    assert url_map.fast_path_ok
+    url_map.add(Rule("/", subdomain="api", endpoint="api"))
+    assert not url_map.fast_path_ok
+    assert not Map(host_matching=True).fast_path_ok
+    build_only = Map([Rule("/s", subdomain="cdn", endpoint="s", build_only=True)])
+    build_only.refresh()
+    assert build_only.fast_path_ok

@@ -155,8 +155,18 @@ def test_converter_regex_that_does_not_compile():
     class Broken(BaseConverter):
         regex = "(?<=a+)b"  # variable-width look-behind
 
-    with pytest.raises(Exception, match="look-behind"):
+    with pytest.raises(ValueError, match=r"converter regex .* does not compile"):
         Map([Rule("/<broken:x>", endpoint="e")], converters={"broken": Broken})
+
+
+def test_converter_regex_that_only_compiles_alone():
+    from erlen.routing import BaseConverter
+
+    class Flagged(BaseConverter):
+        regex = "(?i)abc"  # global flags are only allowed at the very start
+
+    with pytest.raises(ValueError, match="does not compile to a regex"):
+        Map([Rule("/<flagged:x>", endpoint="e")], converters={"flagged": Flagged})
 
 
 def test_greater_than_alone_is_static_text():

@@ -254,3 +254,31 @@ def test_dynamic_fast_path_redirect_and_bad_utf8(bare):
     assert status.startswith("308")
     assert headers["Location"] == "http://localhost/dir/"
     assert call(bare, "/\xff")[0].startswith("400")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Bad Name": "v"}, {"X-Ok": "caf\u20ac"}, {"X:Colon": "v"}, {"X-Nul": "a\x00b"}],
+)
+def test_invalid_response_header_is_handled_500(headers):
+    app = Erlen(__name__, static_folder=None)
+
+    @app.route("/")
+    def index():
+        return "x", headers
+
+    status, _, body = call(app)
+    assert status.startswith("500")
+    assert b"Internal Server Error" in body
+
+
+def test_header_injection_in_value_is_500():
+    app = Erlen(__name__, static_folder=None)
+
+    @app.route("/")
+    def index():
+        return "x", {"X-A": "ok\r\nSet-Cookie: evil=1"}
+
+    status, headers, _ = call(app)
+    assert status.startswith("500")
+    assert "Set-Cookie" not in headers

@@ -412,7 +412,12 @@ class Erlen(Pipeline, Scaffold):
 
         self.inject_url_defaults(endpoint, values)
         try:
-            domain, path = self.url_map.build(endpoint, values, _method)
+            domain, path = self.url_map.build(
+                endpoint,
+                values,
+                _method,
+                default_method=req.method if req is not None else "GET",
+            )
         except BuildError as error:
             values.update(
                 _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external

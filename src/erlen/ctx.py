@@ -166,7 +166,9 @@ class RequestContext(AppContext):
     ) -> None:
         self.app = app
         if request is None:
-            request = app.request_class(environ)  # type: ignore[arg-type]
+            # No populate_request: a request stored in its own environ is a
+            # reference cycle per request, left for the cyclic GC.
+            request = app.request_class(environ, populate_request=False)  # type: ignore[arg-type]
         self.request = request  # type: ignore[assignment]
         self._session = session
         self._g = None

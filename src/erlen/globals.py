@@ -21,6 +21,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _cv_ctx: ContextVar[AppContext] = ContextVar("erlen.ctx")
 
+#: The environ key through which the test client asks the app to keep a request's
+#: context pushed after the request (for ``with client:``); its value is called
+#: with ``(context, error)`` instead of popping the context.
+PRESERVE_CONTEXT_KEY = "erlen.preserve_context"
+
 _no_app_msg = """\
 Working outside of application context.
 

@@ -22,7 +22,7 @@ from functools import wraps
 from itertools import chain
 from types import CoroutineType, GeneratorType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import (
@@ -252,14 +252,24 @@ class Pipeline:
         except HTTPException as e:
             req.routing_exception = e
         except RedirectRequired as r:
-            req.routing_exception = RequestRedirect(self._redirect_url(req, r.path))
+            req.routing_exception = RequestRedirect(self._redirect_url(req, r))
         else:
             req.url_rule = rule
             req.view_args = args
 
-    def _redirect_url(self, req: Request, path: str) -> str:
-        url = f"{req.host_url.rstrip('/')}{req.script_root}"
-        url += quote(path, safe="/:@&=+$,;~!*'()%")
+    def _redirect_url(self: Erlen, req: Request, r: RedirectRequired) -> str:  # type: ignore[misc]
+        host = req.host
+        if r.domain is not None:
+            if self.url_map.host_matching:
+                host = r.domain
+            else:
+                server = self.config["SERVER_NAME"] or host
+                host = f"{r.domain}.{server}" if r.domain else server
+        base = f"{req.scheme}://{host}{req.script_root}"
+        if r.from_rule:
+            # A rule's redirect_to target: relative to the app root, no query.
+            return urljoin(f"{base}/", r.path)
+        url = base + quote(r.path, safe="/:@&=+$,;~!*'()%")
         qs = req.query_string
         if qs:
             url = f"{url}?{qs.decode('latin-1')}"

@@ -10,9 +10,8 @@ the last request's context for inspection, and :meth:`~ErlenClient.session_trans
 Responses come back as :class:`TestResponse`, erlen's :class:`~erlen.wrappers.Response`
 plus ``request``, ``history``, ``text`` and a ``json`` that works after the request.
 
-May import: erlen.wrappers, erlen.wsgi (only :data:`~erlen.wsgi.PRESERVE_CONTEXT_KEY`:
-the client stands where a server stands, above the adapter), erlen.typing.
-The app is passed in.
+May import: erlen.globals (for :data:`~erlen.globals.PRESERVE_CONTEXT_KEY`),
+erlen.wrappers, erlen.typing. The app is passed in.
 """
 
 from __future__ import annotations
@@ -31,8 +30,8 @@ from werkzeug.datastructures import Headers
 from werkzeug.test import ClientRedirectError
 from werkzeug.wsgi import get_current_url
 
+from .globals import PRESERVE_CONTEXT_KEY
 from .wrappers import Response
-from .wsgi import PRESERVE_CONTEXT_KEY
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import Erlen

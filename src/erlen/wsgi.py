@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.exceptions import HTTPException
 
 from .ctx import RequestContext
-from .globals import _cv_ctx
+from .globals import PRESERVE_CONTEXT_KEY, _cv_ctx
 from .pipeline import _resolve
 from .routing import RedirectRequired
 
@@ -26,9 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .typing import StartResponse, WSGIEnvironment
 
 _HTML = "text/html; charset=utf-8"
-
-#: The environ key the test client sets to keep contexts alive after a request.
-PRESERVE_CONTEXT_KEY = "erlen.preserve_context"
 
 
 def wsgi_app(
@@ -114,6 +111,8 @@ def wsgi_app(
                     )
                     return response(environ, start_response)
             response = self.full_dispatch_request()
+            # Writing validates the headers; a bad one becomes a handled 500.
+            return response(environ, start_response)
         except Exception as e:
             error = e
             response = self.handle_exception(e)

@@ -135,8 +135,9 @@ class NumberConverter(BaseConverter):
     """Share the checks of :class:`IntegerConverter` and :class:`FloatConverter`.
 
     Digits are ASCII only (``[0-9]``), unlike Werkzeug's ``\\d`` which also
-    accepts other scripts' digits: ``/user/١`` must not be another spelling of
-    ``/user/1`` that a path-based access rule in front of the app would miss.
+    accepts other scripts' digits: ``/user/`` + Arabic-Indic one (U+0661) must
+    not be another spelling of ``/user/1`` that a path-based access rule in
+    front of the app would miss.
     """
 
     weight = 50

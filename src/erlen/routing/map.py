@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pprint import pformat
 from typing import Any, NoReturn
 
@@ -72,7 +72,7 @@ class Map:
 
     def __init__(
         self,
-        rules: list[Rule] | None = None,
+        rules: Iterable[Rule] | None = None,
         default_subdomain: str = "",
         strict_slashes: bool = True,
         merge_slashes: bool = True,
@@ -105,7 +105,8 @@ class Map:
         #: :attr:`static_routes` keyed by the WSGI (latin-1) form of each path.
         self.static_routes_wsgi: dict[str, dict[str, Rule]] = {}
         #: False when some rule needs the host or subdomain: always call match().
-        self.fast_path_ok = True
+        #: Kept correct by add() even before the next refresh.
+        self.fast_path_ok = not host_matching
         self._by_endpoint: dict[Any, tuple[Rule, ...]] = {}
         self._domain_mode = False
         self._http: dict[str | None, MethodMatcher] = {}
@@ -145,6 +146,8 @@ class Map:
             )
         rule.bind(self)
         self._rules.append(rule)
+        if rule._domain_template and not rule.build_only:
+            self.fast_path_ok = False
         self._plain = False
         self._dirty = True
 
@@ -346,14 +349,12 @@ class Map:
     def _match_odd(
         self, path: str, method: str, domain: str, websocket: bool
     ) -> tuple[Rule, dict[str, Any]]:
-        """Match a path that is empty, lacks its leading slash or has several.
+        """Match a (non-empty) path that lacks its leading slash or has several.
 
         Like Werkzeug, extra leading slashes are dropped before matching; unless
         the rule turned ``merge_slashes`` off, the client is then redirected to
         the canonical path, so ``//admin`` is never served under a second name.
         """
-        if not path:
-            return self._match_general(path, method, domain, websocket)
         canonical = "/" + path.lstrip("/")
         rule, values = self._match_general(canonical, method, domain, websocket)
         if path[:2] == "//" and rule.merge_slashes:
@@ -607,7 +608,7 @@ class Map:
                     break
             if missing:
                 continue
-            if rule.defaults and not rule._suitable_for(values, method):
+            if rule.defaults and not rule._defaults_agree(values):
                 continue
             built = rule._build(values, append_unknown)
             if built is None:

@@ -185,7 +185,10 @@ def _group_count(regex: str) -> int:
     """Return how many capturing groups a converter regex holds (cached)."""
     count = _group_counts.get(regex)
     if count is None:
-        compiled = re.compile(regex)
+        try:
+            compiled = re.compile(regex)
+        except re.error as e:
+            raise ValueError(f"converter regex {regex!r} does not compile: {e}") from e
         if compiled.groupindex:
             raise ValueError(
                 f"converter regex {regex!r} uses named groups; use (?:...) or"
@@ -260,8 +263,6 @@ def _run_ops(
     values: Mapping[str, Any],
 ) -> str:
     """Assemble one URL part from *ops* and *values*."""
-    if len(ops) == 1 and ops[0][2] is None:
-        return ops[0][0]  # type: ignore[return-value]
     return "".join(
         [text if to_url is None else to_url(values[name]) for text, name, to_url in ops]  # type: ignore[misc]
     )
@@ -478,16 +479,21 @@ class Rule:
     # -- building ----------------------------------------------------------------
 
     def _suitable_for(self, values: Mapping[str, Any], method: str | None) -> bool:
-        """Tell whether *values* (and *method*) are enough to build this rule."""
+        """Tell whether this rule can build a URL for *method* from *values*.
+
+        Used for default redirects, where *values* always hold every argument;
+        building checks the arguments itself.
+        """
         if (
             method is not None
             and self.methods is not None
             and method not in self.methods
         ):
             return False
-        for name in self._required:
-            if name not in values:
-                return False
+        return self._defaults_agree(values)
+
+    def _defaults_agree(self, values: Mapping[str, Any]) -> bool:
+        """Tell whether *values* leave out or equal each of this rule's defaults."""
         if self.defaults:
             for key, value in self.defaults.items():
                 if key in values and values[key] != value:

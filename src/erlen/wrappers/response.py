@@ -7,39 +7,51 @@ the status line and a validated header list straight from :attr:`Response.status
 and :meth:`Response.wire_headers` (or :meth:`Response.asgi_headers`). Every header
 name and value is checked once, there (BAD_INPUTS 25, 26).
 
-Imports :mod:`erlen.globals` (``MAX_COOKIE_SIZE`` of the current app) and
-:mod:`erlen.json` when present; nothing else from erlen. Uses Werkzeug's
-``datastructures``, ``http``, ``urls.iri_to_uri``, ``utils``, ``wsgi``,
-``exceptions`` and ``test`` helpers.
+The typed header properties (dates, ``Cache-Control``, CORS, CSP, ETags...) live
+in :mod:`erlen.wrappers._response_headers` as a mixin of :class:`Response`, and the
+conditional/range request logic in :mod:`erlen.wrappers._conditional`; both are
+private, and the names this module held before the split are still importable
+from here.
+
+Imports :mod:`erlen.globals` (``MAX_COOKIE_SIZE`` of the current app),
+:mod:`erlen.json` when present, :mod:`erlen.typing` and its private siblings
+:mod:`erlen.wrappers._response_headers` and :mod:`erlen.wrappers._conditional`;
+nothing else from erlen. Uses Werkzeug's ``datastructures``, ``http``,
+``urls.iri_to_uri``, ``utils``, ``wsgi`` and ``test`` helpers.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urljoin
 
 from werkzeug import http as wh
-from werkzeug.datastructures import (
-    CallbackDict,
-    ContentRange,
-    ContentSecurityPolicy,
-    Headers,
-    HeaderSet,
-    ResponseCacheControl,
-    WWWAuthenticate,
-)
-from werkzeug.exceptions import RequestedRangeNotSatisfiable
-from werkzeug.http import COEP, COOP, dump_header, http_date, parse_date
-from werkzeug.http import parse_set_header as _parse_set
+from werkzeug.datastructures import CallbackDict, Headers
 from werkzeug.urls import iri_to_uri
 from werkzeug.utils import get_content_type
 
 from ..globals import _cv_ctx
 from ..typing import StartResponse, WSGIApplication, WSGIEnvironment
+
+# The ``noqa: F401`` names lived in this module before it was split; they are
+# re-exported so that existing imports keep working.
+from ._conditional import MAX_RANGE_HEADER as _MAX_RANGE_HEADER  # noqa: F401
+from ._conditional import evaluate_preconditions as _evaluate_preconditions  # noqa: F401
+from ._conditional import if_range_matches as _if_range_matches  # noqa: F401
+from ._conditional import iter_range as _iter_range  # noqa: F401
+from ._conditional import make_conditional as _make_conditional
+from ._conditional import request_view as _request_view  # noqa: F401
+from ._response_headers import (  # noqa: F401
+    ResponseHeadersMixin,
+    _HeaderProp,
+    _ObjectHeaderProp,
+    _retry_after_dump,
+    _retry_after_load,
+    _SetHeaderProp,
+)
 
 try:  # Flask's Response.json_module is flask.json; erlen's twin is erlen.json.
     from .. import json as _json_module
@@ -194,33 +206,11 @@ def _content_type_for(mimetype: str) -> str:
 _BAD_COOKIE_KEY_RE = re.compile('[\x00-\x20\x7f;,="\\\\]')
 _BAD_COOKIE_ATTR_RE = re.compile("[\x00-\x1f\x7f;]")
 
-# -- Range requests (BAD_INPUTS 52) ---------------------------------------------
-_MAX_RANGE_HEADER = 4096  # longer Range headers are ignored (full 200)
-
 
 # -- Body helpers ---------------------------------------------------------------
 def _iter_encoded(iterable: Iterable[str | bytes]) -> Iterator[bytes]:
     for item in iterable:
         yield item.encode() if isinstance(item, str) else item
-
-
-def _iter_range(body: Any, start: int, stop: int) -> Iterator[bytes]:
-    """Yield bytes ``start:stop`` of a streamed body, seeking when it can."""
-    pos = 0
-    seek = getattr(body, "seek", None)
-    seekable = getattr(body, "seekable", None)
-    if seek is not None and (seekable is None or seekable()):
-        seek(start)  # a file wrapper: skip without reading
-        pos = start
-    for chunk in body:
-        if isinstance(chunk, str):
-            chunk = chunk.encode()
-        end = pos + len(chunk)
-        if end > start:
-            yield chunk[max(start - pos, 0) : stop - pos]
-            if end >= stop:
-                return
-        pos = end
 
 
 class _ClosingBody:
@@ -240,127 +230,8 @@ class _ClosingBody:
         self._close()
 
 
-def _request_view(obj: Any) -> tuple[str, Callable[[str], str | None]]:
-    """Return ``(method, get)`` where ``get("HTTP_IF_MATCH")`` reads a header."""
-    environ = getattr(obj, "environ", obj)
-    if isinstance(environ, dict):
-        return environ.get("REQUEST_METHOD", ""), environ.get
-    headers = getattr(obj, "headers", None)
-    method = getattr(obj, "method", None)
-    if headers is None or method is None:
-        raise TypeError(
-            "make_conditional() needs a WSGI environ dict or a request object with"
-            f" an 'environ' dict (got {type(obj).__name__})."
-        )
-    return method, lambda key: headers.get(key[5:].replace("_", "-"))
-
-
-# -- Header-backed properties ----------------------------------------------------
-class _HeaderProp:
-    """A property over one header, with optional parse (load) and format (dump)."""
-
-    def __init__(
-        self,
-        name: str,
-        load: Callable[[str], Any] | None = None,
-        dump: Callable[[Any], str] | None = None,
-        doc: str | None = None,
-        default: Any = None,
-    ) -> None:
-        self.name, self.load, self.dump, self.default = name, load, dump, default
-        self.__doc__ = doc or f"The ``{name}`` header."
-
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
-        if obj is None:
-            return self
-        value = obj.headers.get(self.name)
-        if value is None:
-            return self.default
-        if self.load is None:
-            return value
-        try:
-            return self.load(value)
-        except (ValueError, TypeError):
-            return self.default
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        # Werkzeug writes the string "None"; erlen removes the header instead.
-        if value is None:
-            obj.headers.pop(self.name, None)
-        else:
-            obj.headers[self.name] = value if self.dump is None else self.dump(value)
-
-    def __delete__(self, obj: Any) -> None:
-        obj.headers.pop(self.name, None)
-
-
-class _SetHeaderProp(_HeaderProp):
-    """A header holding a comma-separated set, as a live :class:`HeaderSet`."""
-
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
-        if obj is None:
-            return self
-        name = self.name
-
-        def on_update(header_set: HeaderSet) -> None:
-            if header_set:
-                obj.headers[name] = header_set.to_header()
-            else:
-                obj.headers.pop(name, None)
-
-        return _parse_set(obj.headers.get(name), on_update)
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        if not value:
-            obj.headers.pop(self.name, None)
-        else:
-            obj.headers[self.name] = (
-                value if isinstance(value, str) else dump_header(value)
-            )
-
-
-class _ObjectHeaderProp(_HeaderProp):
-    """A header parsed into a live object (Content-Range, CSP) that writes back."""
-
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
-        if obj is None:
-            return self
-        name = self.name
-
-        def on_update(value: Any) -> None:
-            if value:
-                obj.headers[name] = value.to_header()
-            else:
-                obj.headers.pop(name, None)
-
-        rv = self.load(obj.headers.get(name), on_update)  # type: ignore[misc]
-        return self.default(on_update) if rv is None else rv
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        if not value:
-            obj.headers.pop(self.name, None)
-        else:
-            obj.headers[self.name] = (
-                value if isinstance(value, str) else value.to_header()
-            )
-
-
-def _retry_after_load(value: str) -> Any:
-    if value.isascii() and value.isdigit():
-        return datetime.now(UTC) + timedelta(seconds=int(value))
-    return parse_date(value)
-
-
-def _retry_after_dump(value: Any) -> str:
-    return (
-        value
-        if isinstance(value, str)
-        else (str(value) if isinstance(value, int) else http_date(value))
-    )
-
-
 # -- The response ---------------------------------------------------------------
-class Response:
+class Response(ResponseHeadersMixin):
     """An HTTP response: status, headers and a body iterable.
 
     Mirrors ``flask.Response``: ``response`` may be ``str``/``bytes`` (stored as a
@@ -675,146 +546,6 @@ class Response:
         else:
             self.headers["Location"] = value
 
-    content_location = _HeaderProp("Content-Location")
-    content_encoding = _HeaderProp("Content-Encoding")
-    content_md5 = _HeaderProp("Content-MD5")
-    accept_ranges = _HeaderProp("Accept-Ranges", doc="The ``Accept-Ranges`` token.")
-    age = _HeaderProp("Age", wh.parse_age, wh.dump_age, "``Age`` as a timedelta.")
-    date = _HeaderProp("Date", parse_date, http_date, "``Date`` as an aware datetime.")
-    expires = _HeaderProp(
-        "Expires", parse_date, http_date, "``Expires`` as a datetime."
-    )
-    last_modified = _HeaderProp(
-        "Last-Modified", parse_date, http_date, "``Last-Modified`` as a datetime."
-    )
-    retry_after = _HeaderProp(
-        "Retry-After",
-        _retry_after_load,
-        _retry_after_dump,
-        "``Retry-After`` as an aware datetime; set a datetime or seconds.",
-    )
-    vary = _SetHeaderProp("Vary", doc="``Vary`` as a live HeaderSet.")
-    content_language = _SetHeaderProp("Content-Language", doc="A live HeaderSet.")
-    allow = _SetHeaderProp("Allow", doc="``Allow`` as a live HeaderSet.")
-    content_range = _ObjectHeaderProp(
-        "Content-Range",
-        wh.parse_content_range_header,
-        doc="``Content-Range`` as a live ContentRange (always available).",
-        default=lambda on_update: ContentRange(None, None, None, on_update=on_update),
-    )
-    content_security_policy = _ObjectHeaderProp(
-        "Content-Security-Policy",
-        wh.parse_csp_header,
-        doc="``Content-Security-Policy`` as a live ContentSecurityPolicy.",
-        default=lambda on_update: ContentSecurityPolicy(None, on_update=on_update),
-    )
-    content_security_policy_report_only = _ObjectHeaderProp(
-        "Content-Security-Policy-Report-Only",
-        wh.parse_csp_header,
-        doc="``Content-Security-Policy-Report-Only`` as a live object.",
-        default=lambda on_update: ContentSecurityPolicy(None, on_update=on_update),
-    )
-    access_control_allow_origin = _HeaderProp("Access-Control-Allow-Origin")
-    access_control_allow_headers = _HeaderProp(
-        "Access-Control-Allow-Headers", _parse_set, dump_header
-    )
-    access_control_allow_methods = _HeaderProp(
-        "Access-Control-Allow-Methods", _parse_set, dump_header
-    )
-    access_control_expose_headers = _HeaderProp(
-        "Access-Control-Expose-Headers", _parse_set, dump_header
-    )
-    access_control_max_age = _HeaderProp("Access-Control-Max-Age", int, str)
-    cross_origin_opener_policy = _HeaderProp(
-        "Cross-Origin-Opener-Policy", COOP, lambda v: v.value, default=COOP.UNSAFE_NONE
-    )
-    cross_origin_embedder_policy = _HeaderProp(
-        "Cross-Origin-Embedder-Policy",
-        COEP,
-        lambda v: v.value,
-        default=COEP.UNSAFE_NONE,
-    )
-
-    @property
-    def access_control_allow_credentials(self) -> bool:
-        """Whether ``Access-Control-Allow-Credentials: true`` is sent."""
-        return "Access-Control-Allow-Credentials" in self.headers
-
-    @access_control_allow_credentials.setter
-    def access_control_allow_credentials(self, value: bool | None) -> None:
-        if value is True:
-            self.headers["Access-Control-Allow-Credentials"] = "true"
-        else:
-            self.headers.pop("Access-Control-Allow-Credentials", None)
-
-    @property
-    def cache_control(self) -> ResponseCacheControl:
-        """``Cache-Control`` as a live ResponseCacheControl that rewrites the header.
-
-        >>> r = Response(); r.cache_control.max_age = 60; r.headers["Cache-Control"]
-        'max-age=60'
-        """
-
-        def on_update(cc: Any) -> None:
-            if cc:
-                self.headers["Cache-Control"] = cc.to_header()
-            else:
-                self.headers.pop("Cache-Control", None)
-
-        return wh.parse_cache_control_header(
-            self.headers.get("Cache-Control"), on_update, ResponseCacheControl
-        )
-
-    @property
-    def www_authenticate(self) -> WWWAuthenticate:
-        """``WWW-Authenticate`` (first value) as a live object; assign a list too."""
-        value = WWWAuthenticate.from_header(self.headers.get("WWW-Authenticate"))
-        if value is None:
-            value = WWWAuthenticate("basic")
-
-        def on_update(v: WWWAuthenticate) -> None:
-            self.www_authenticate = v
-
-        value._on_update = on_update
-        return value
-
-    @www_authenticate.setter
-    def www_authenticate(
-        self, value: WWWAuthenticate | list[WWWAuthenticate] | None
-    ) -> None:
-        headers = self.headers
-        if not value:
-            headers.pop("WWW-Authenticate", None)
-        elif isinstance(value, list):
-            headers.set("WWW-Authenticate", value[0].to_header())
-            for item in value[1:]:
-                headers.add("WWW-Authenticate", item.to_header())
-        else:
-            headers.set("WWW-Authenticate", value.to_header())
-
-            def on_update(v: WWWAuthenticate) -> None:
-                self.www_authenticate = v
-
-            value._on_update = on_update
-
-    @www_authenticate.deleter
-    def www_authenticate(self) -> None:
-        self.headers.pop("WWW-Authenticate", None)
-
-    # -- ETags ----------------------------------------------------------------------
-    def get_etag(self) -> tuple[str, bool] | tuple[None, None]:
-        """Return ``(etag, is_weak)`` or ``(None, None)`` when no ETag is set."""
-        return wh.unquote_etag(self.headers.get("ETag"))
-
-    def set_etag(self, etag: str, weak: bool = False) -> None:
-        """Set the ETag header, quoting ``etag`` (weak with ``W/`` if ``weak``)."""
-        self.headers["ETag"] = wh.quote_etag(etag, weak)
-
-    def add_etag(self, overwrite: bool = False, weak: bool = False) -> None:
-        """Set an ETag from a SHA-1 of the body unless one is set (or ``overwrite``)."""
-        if overwrite or "ETag" not in self.headers:
-            self.set_etag(wh.generate_etag(self.get_data()), weak)
-
     # -- Cookies --------------------------------------------------------------------
     @property
     def max_cookie_size(self) -> int:
@@ -1050,73 +781,9 @@ class Response:
         :param request_or_environ: a WSGI environ or an object with ``.environ``.
         :raise RequestedRangeNotSatisfiable: a malformed or unsatisfiable range.
         """
-        method, get = _request_view(request_or_environ)
-        if method not in ("GET", "HEAD"):
-            return self
-        headers = self.headers
-        if "Date" not in headers:
-            headers["Date"] = http_date()
-        if accept_ranges:
-            self.accept_ranges = "bytes" if accept_ranges is True else accept_ranges
-        if 200 <= self._status_code < 300:  # RFC 9110 §13.2.1
-            etag, weak = wh.unquote_etag(headers.get("ETag"))
-            last_modified = parse_date(headers.get("Last-Modified"))
-            outcome = _evaluate_preconditions(get, etag, weak, last_modified)
-            if outcome:
-                self.status_code = outcome
-            elif (
-                method == "GET"  # RFC 9110 §14.2: range handling is defined for GET
-                and accept_ranges
-                and complete_length
-                and self._status_code == 200
-                and get("HTTP_RANGE")
-            ):
-                self._apply_range(get, complete_length, etag, weak, last_modified)
-        if self.automatically_set_content_length and "Content-Length" not in headers:
-            length = self.calculate_content_length()
-            if length is not None:
-                headers["Content-Length"] = str(length)
-        return self
-
-    def _apply_range(
-        self,
-        get: Callable[[str], Any],
-        length: int,
-        etag: Any,
-        weak: Any,
-        last_modified: Any,
-    ) -> None:
-        value: str = get("HTTP_RANGE")
-        if_range = get("HTTP_IF_RANGE")
-        if if_range and not _if_range_matches(if_range, etag, weak, last_modified):
-            return  # RFC 9110 §13.1.5: representation changed, send it whole
-        if len(value) > _MAX_RANGE_HEADER:
-            return  # BAD_INPUTS 52
-        unit, _, spec = value.partition("=")
-        unit = unit.strip(" \t")
-        if not (unit.isascii() and unit.lower() == "bytes") or "," in spec:
-            return  # RFC 9110 §14.2: unknown unit ignored; many ranges: full body
-        parsed = wh.parse_range_header(value)
-        if parsed is None:
-            raise RequestedRangeNotSatisfiable(length=length)
-        begin, end = parsed.ranges[0]
-        if begin < 0:  # suffix: RFC 9110 §14.1.3, longer than the body = whole body
-            start, stop = max(length + begin, 0), length
-        else:
-            start, stop = begin, length if end is None else min(end, length)
-        if start >= length:  # RFC 9110 §14.1.1: first-pos beyond the representation
-            raise RequestedRangeNotSatisfiable(length=length)
-        self.status_code = 206
-        self.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{length}"
-        self.headers["Content-Length"] = str(stop - start)
-        body = self.response
-        if isinstance(body, (list, tuple)):
-            self.response = [b"".join(self.iter_encoded())[start:stop]]
-        else:
-            close = getattr(body, "close", None)
-            if close is not None:
-                self._on_close.append(close)
-            self.response = _iter_range(body, start, stop)
+        return _make_conditional(
+            self, request_or_environ, accept_ranges, complete_length
+        )
 
     # -- WSGI -----------------------------------------------------------------------
     def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
@@ -1210,46 +877,3 @@ class Response:
 
 
 _base_set_data = Response.set_data
-
-
-def _evaluate_preconditions(
-    get: Callable[[str], Any], etag: str | None, weak: bool | None, last_modified: Any
-) -> int:
-    """Return 412, 304 or 0 for a GET/HEAD by RFC 9110 §13.2.2 steps 1-4."""
-    if_match = get("HTTP_IF_MATCH")
-    if if_match:
-        # §13.1.1: strong comparison; "*" matches any current representation.
-        tags = wh.parse_etags(if_match)
-        if not (
-            tags.star_tag or (etag is not None and not weak and tags.is_strong(etag))
-        ):
-            return 412
-    else:
-        since = get("HTTP_IF_UNMODIFIED_SINCE")  # §13.1.4
-        if since and last_modified is not None:
-            date = parse_date(since)
-            if date is not None and last_modified > date:
-                return 412
-    if_none_match = get("HTTP_IF_NONE_MATCH")
-    if if_none_match:
-        # §13.1.2: weak comparison.
-        tags = wh.parse_etags(if_none_match)
-        if tags.star_tag or (etag is not None and tags.contains_weak(etag)):
-            return 304
-    else:
-        since = get("HTTP_IF_MODIFIED_SINCE")  # §13.1.3, ignored with If-None-Match
-        if since and last_modified is not None:
-            date = parse_date(since)
-            if date is not None and last_modified <= date:
-                return 304
-    return 0
-
-
-def _if_range_matches(value: str, etag: Any, weak: Any, last_modified: Any) -> bool:
-    """RFC 9110 §13.1.5: strong ETag comparison, or an exact Last-Modified date."""
-    value = value.strip()
-    if value.startswith(('"', "W/", "w/")):
-        tag, tag_weak = wh.unquote_etag(value)
-        return not (tag_weak or weak) and etag is not None and tag == etag
-    date = parse_date(value)
-    return date is not None and date == last_modified
