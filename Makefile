@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench bench-quick profile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ format: $(STAMP)
 bench:
 	bash bench/setup.sh
 	bench/.venv/bin/python bench/run.py $(BENCH_ARGS)
+
+## One-minute check of the benchmark harness
+bench-quick:
+	bash bench/setup.sh
+	bench/.venv/bin/python bench/run.py --quick $(BENCH_ARGS)
+
+## Profile erlen on one scenario: make profile SCENARIO=hello
+profile:
+	bash bench/setup.sh
+	bench/.venv/bin/python bench/profile.py $(SCENARIO) $(PROFILE_ARGS)
 
 clean:
 	rm -rf $(VENV) bench/.venv .pytest_cache .ruff_cache .coverage

@@ -58,8 +58,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument(
         "--requests",
         type=int,
-        default=1000,
-        help="requests run under cProfile (default 1000)",
+        default=10000,
+        help="requests run under cProfile (default 10000)",
     )
     ap.add_argument(
         "--seconds",
