@@ -9,8 +9,18 @@ import pytest
 from erlen import Erlen
 from erlen.globals import _cv_ctx
 
-#: Protocols the behaviour tests run under. ASGI joins when erlen.asgi exists.
-PROTOCOLS = ["wsgi"]
+#: The ways behaviour tests drive an app. "wsgi" takes the WSGI driver's inline
+#: pipeline; "wsgi-reference" uses an app subclass that overrides a pipeline
+#: method, which makes the driver call Flask's method chain instead — so both
+#: implementations pass the same tests. ASGI joins when erlen.asgi exists.
+PROTOCOLS = ["wsgi", "wsgi-reference"]
+
+
+class ReferencePipelineErlen(Erlen):
+    """An app whose overridden hook disables the inline pipeline."""
+
+    def full_dispatch_request(self):
+        return super().full_dispatch_request()
 
 
 def require_service(reason: str) -> None:
@@ -31,20 +41,21 @@ def _no_context_leak():
         pytest.fail(f"test left a context pushed: {after!r}")
 
 
-@pytest.fixture
-def app():
-    app = Erlen("erlen_test_app", root_path=os.path.dirname(__file__))
-    app.config.update(TESTING=True, SECRET_KEY="test key")
-    return app
-
-
 @pytest.fixture(params=PROTOCOLS)
 def protocol(request):
     return request.param
 
 
 @pytest.fixture
+def app(protocol):
+    cls = ReferencePipelineErlen if protocol == "wsgi-reference" else Erlen
+    app = cls("erlen_test_app", root_path=os.path.dirname(__file__))
+    app.config.update(TESTING=True, SECRET_KEY="test key")
+    return app
+
+
+@pytest.fixture
 def client(app, protocol):
-    if protocol == "wsgi":
+    if protocol in ("wsgi", "wsgi-reference"):
         return app.test_client()
     raise NotImplementedError(protocol)  # pragma: no cover

@@ -19,7 +19,7 @@ def test_flask_alias():
 def test_name_and_root_path(app):
     assert app.name == "erlen_test_app"
     assert app.root_path == os.path.dirname(__file__)
-    assert repr(app) == "<Erlen 'erlen_test_app'>"
+    assert repr(app) == f"<{type(app).__name__} 'erlen_test_app'>"
 
 
 def test_default_config_and_attributes():

@@ -582,3 +582,60 @@ def test_url_for_prefers_current_method(app):
         assert url_for("item") == "/write"
     with app.test_request_context("/read"):
         assert url_for("item") == "/read"
+
+
+def test_before_hooks_run_for_404_then_error(app, client):
+    seen = []
+
+    @app.before_request
+    def before():
+        seen.append(request.endpoint)
+
+    @app.after_request
+    def after(resp):
+        seen.append(resp.status_code)
+        return resp
+
+    assert client.get("/missing").status_code == 404
+    assert seen == [None, 404]
+
+
+def test_before_hook_can_answer_a_404(app, client):
+    @app.before_request
+    def before():
+        return "caught early", 200
+
+    assert client.get("/missing").data == b"caught early"
+
+
+def test_async_before_hook_returning_none_continues(app, client):
+    @app.before_request
+    async def before():
+        return None
+
+    app.add_url_rule("/", "v", lambda: "view ran")
+    assert client.get("/").data == b"view ran"
+
+
+def test_url_value_preprocessor_on_static_rule_with_defaults(app, client):
+    @app.url_value_preprocessor
+    def pull(endpoint, values):
+        values.pop("lang", None)
+
+    @app.route("/", defaults={"lang": "en"})
+    def index():
+        return "no lang argument"
+
+    assert client.get("/").data == b"no lang argument"
+    assert client.get("/").data == b"no lang argument"
+
+
+def test_after_hook_error_becomes_500(app, client):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.after_request
+    def after(resp):
+        raise ValueError("after")
+
+    app.add_url_rule("/", "v", lambda: "x")
+    assert client.get("/").status_code == 500

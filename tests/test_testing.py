@@ -141,6 +141,7 @@ def test_multipart_file_upload(app, client):
     ],
 )
 def test_query_string(echo_app, client, kwargs):
+    kwargs = dict(kwargs)  # the parameter dict is shared between test runs
     path = kwargs.pop("path", "/echo")
     rv = client.get(path, **kwargs)
     assert rv.json["args"] == {"q": ["x y"], "n": ["1", "2"]}

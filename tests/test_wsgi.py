@@ -187,7 +187,7 @@ def test_plan_resets_when_signal_connected(bare):
     from erlen import request_started
 
     call(bare)
-    assert bare._plan is not None and bare._plan.bare
+    assert bare._plan is not None and bare._plan.inline
     seen = []
 
     def on(sender, **kw):
@@ -242,7 +242,7 @@ def test_overridden_pipeline_method_disables_fast_path():
     app = Custom(__name__, static_folder=None)
     app.add_url_rule("/", "i", lambda: "original")
     assert call(app)[2] == b"overridden"
-    assert app._plan.bare is False
+    assert app._plan.inline is False
 
 
 def test_dynamic_fast_path_redirect_and_bad_utf8(bare):

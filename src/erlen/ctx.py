@@ -200,12 +200,12 @@ class RequestContext(AppContext):
 
     @property
     def g(self) -> _AppCtxGlobals:
-        owner = self._owner()
-        if owner is not self:
-            return owner.g
         g = self._g
         if g is None:
-            g = self._g = self.app.app_ctx_globals_class()
+            owner = self._owner()
+            # Keep a reference to the shared ``g`` so the proxy finds it at once.
+            g = owner.g if owner is not self else self.app.app_ctx_globals_class()
+            self._g = g
         return g
 
     @g.setter
@@ -213,8 +213,7 @@ class RequestContext(AppContext):
         owner = self._owner()
         if owner is not self:
             owner.g = value
-        else:
-            self._g = value
+        self._g = value
 
     # -- session, opened on first use ---------------------------------------------
     @property

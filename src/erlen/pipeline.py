@@ -71,9 +71,9 @@ class Plan:
     """What the app must do per request, decided once from its current setup."""
 
     __slots__ = (
-        "bare",
         "chains",
         "dynamic",
+        "inline",
         "json_bytes",
         "json_mimetype",
         "static",
@@ -81,14 +81,6 @@ class Plan:
     )
 
     def __init__(self, app: Erlen) -> None:
-        no_hooks = not any(
-            any(app_dict.values())
-            for app_dict in (
-                app.before_request_funcs,
-                app.after_request_funcs,
-                app.url_value_preprocessors,
-            )
-        )
         no_signals = not any(sig.receivers for sig in _FAST_SIGNALS)
         #: Teardown work exists (functions or signals): contexts pop the long way.
         self.teardown = bool(
@@ -102,21 +94,28 @@ class Plan:
             getattr(type(app), name) is not getattr(Pipeline, name)
             for name in _FAST_PATH_METHODS
         )
-        #: Nothing but match → view → response is needed (the fast path).
-        self.bare = no_hooks and no_signals and not self.teardown and not overridden
-        #: ``{wsgi path: {method: (rule, defaults)}}`` for the fast path.
+        #: The driver may run the pipeline inline: no signal has receivers and
+        #: no pipeline method is overridden (hooks and teardown are fine).
+        self.inline = no_signals and not overridden
+        #: ``{endpoint or None: HookChain}``, filled as endpoints are seen.
+        self.chains: dict[str | None, HookChain] = {}
+        #: ``{wsgi path: {method: (rule, defaults, hooks)}}`` for the inline path.
         self.static: dict[str, dict[str, Any]] = {}
-        if self.bare and url_map.fast_path_ok:
+        if self.inline and url_map.fast_path_ok:
             for path, by_method in url_map.static_routes_wsgi.items():
                 table = {}
                 for method, rule in by_method.items():
                     if method == "OPTIONS" or method == "*" or rule.websocket:
                         continue
-                    table[method] = (rule, rule.defaults or None)
+                    table[method] = (
+                        rule,
+                        rule.defaults or None,
+                        self.chain_for(app, rule.endpoint),
+                    )
                 if table:
                     self.static[path] = table
         #: Dynamic rules may be matched on the fast path (no host/subdomain).
-        self.dynamic = self.bare and url_map.fast_path_ok
+        self.dynamic = self.inline and url_map.fast_path_ok
         #: The provider's body function when its ``response`` is the default one.
         self.json_bytes: Callable[[Any], bytes] | None = None
         provider = app.json
@@ -125,8 +124,16 @@ class Plan:
 
         if type(provider).response is DefaultJSONProvider.response:
             self.json_bytes = provider.response_bytes
-        #: ``{blueprint name or None: HookChain}`` filled on first use.
-        self.chains: dict[str | None, HookChain] = {}
+
+    def chain_for(self, app: Erlen, endpoint: str | None) -> HookChain:
+        """Return (and cache) the hooks for requests to ``endpoint``."""
+        hooks = self.chains.get(endpoint)
+        if hooks is None:
+            blueprint = None
+            if endpoint is not None and "." in endpoint:
+                blueprint = endpoint.rpartition(".")[0]
+            hooks = self.chains[endpoint] = HookChain(app, blueprint)
+        return hooks
 
 
 class HookChain:
@@ -193,12 +200,11 @@ class Pipeline:
         plan = self._plan = Plan(self)
         return plan
 
-    def _hook_chain(self: Erlen, blueprint: str | None) -> HookChain:  # type: ignore[misc]
+    def _hook_chain(self: Erlen, req: Request) -> HookChain:  # type: ignore[misc]
+        """Return the hooks for ``req``'s blueprint, cached per endpoint."""
         plan = self._plan or self._make_plan()
-        chain_ = plan.chains.get(blueprint)
-        if chain_ is None:
-            chain_ = plan.chains[blueprint] = HookChain(self, blueprint)
-        return chain_
+        rule = req.url_rule
+        return plan.chain_for(self, rule.endpoint if rule is not None else None)
 
     # -- calling user code ---------------------------------------------------------
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -303,13 +309,17 @@ class Pipeline:
         becomes its response.
         """
         req: Request = _cv_ctx.get().request  # type: ignore[assignment]
-        hooks = self._hook_chain(req.blueprint)
+        hooks = self._hook_chain(req)
         if hooks.url_value_preprocessors:
             for func in hooks.url_value_preprocessors:
                 func(req.endpoint, req.view_args)
         for before_func in hooks.before:
-            rv = _resolve(before_func())
+            rv = before_func()
             if rv is not None:
+                if type(rv) is CoroutineType:
+                    rv = run_coroutine(rv)
+                    if rv is None:
+                        continue
                 return rv
         return None
 
@@ -368,8 +378,10 @@ class Pipeline:
         if funcs:
             for func in funcs:
                 response = _resolve(func(response))
-        for func in self._hook_chain(ctx.request.blueprint).after:
-            response = _resolve(func(response))
+        for func in self._hook_chain(ctx.request).after:
+            response = func(response)
+            if type(response) is CoroutineType:
+                response = run_coroutine(response)
         self._save_session(ctx, response)
         return response
 

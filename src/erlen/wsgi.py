@@ -2,9 +2,10 @@
 
 :func:`wsgi_app` becomes :meth:`erlen.Erlen.wsgi_app`. It pushes the request
 context, drives the pipeline and writes the response. When the app's
-:class:`~erlen.pipeline.Plan` says no hook, signal or teardown is registered, a
-request for a static route that returns str/bytes/dict/list goes straight from
-the view's value to ``start_response`` without building a Response object.
+:class:`~erlen.pipeline.Plan` allows it (no signal receivers, no overridden
+pipeline method), the driver runs the pipeline inline — match, hooks, view,
+after-hooks — and a str/bytes/dict/list value with no after-request work goes
+straight to ``start_response`` without building a Response object.
 
 May import: erlen.ctx, erlen.globals, erlen.pipeline, erlen.typing.
 """
@@ -12,13 +13,14 @@ May import: erlen.ctx, erlen.globals, erlen.pipeline, erlen.typing.
 from __future__ import annotations
 
 import sys
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException
 
 from .ctx import RequestContext
 from .globals import PRESERVE_CONTEXT_KEY, _cv_ctx
-from .pipeline import _resolve
+from .pipeline import _resolve, run_coroutine
 from .routing import RedirectRequired
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,45 +45,70 @@ def wsgi_app(
     error = None
     try:
         try:
-            # PERF: the fast path (bench scenarios "hello", "json_param"). What it
-            # skips — hooks, signals, teardown — is absent when plan.bare is set.
-            if plan.bare and self.config["TRUSTED_HOSTS"] is None:
+            # PERF: the inline pipeline (bench scenarios "hello", "json", "hooks",
+            # "notfound"). It makes the same decisions, in the same order, as
+            # Pipeline.full_dispatch_request + finalize_request, which run instead
+            # whenever a subclass overrides one of them or a signal has receivers.
+            if plan.inline and self.config["TRUSTED_HOSTS"] is None:
                 method = environ["REQUEST_METHOD"]
                 path = environ.get("PATH_INFO") or "/"
                 by_method = plan.static.get(path)
                 entry = None if by_method is None else by_method.get(method)
+                hooks = None
                 if entry is not None:
-                    rule, args = entry
+                    rule, defaults, hooks = entry
+                    req.url_rule = rule
+                    req.view_args = {} if defaults is None else dict(defaults)
                 elif plan.dynamic and method != "OPTIONS":
                     try:
-                        rule, args = self.url_map.match(
+                        rule, req.view_args = self.url_map.match(
                             path.encode("latin-1").decode(), method
                         )
+                        req.url_rule = rule
                     except HTTPException as e:
-                        # 404/405 need no second match in the full path.
+                        # 404/405: hooks still run, then the error is raised.
                         req.routing_exception = e
                         rule = None
                     except (RedirectRequired, UnicodeError):
-                        rule = None
+                        rule = None  # the full path builds the 308 / 400
                 else:
                     rule = None
-                if rule is not None:
-                    req.url_rule = rule
+                if rule is not None or req.routing_exception is not None:
+                    endpoint = None if rule is None else rule.endpoint
+                    if hooks is None:
+                        hooks = plan.chains.get(endpoint) or plan.chain_for(
+                            self, endpoint
+                        )
                     try:
-                        if args is None:
-                            req.view_args = {}
-                            rv = self.view_functions[rule.endpoint]()
-                        else:
-                            req.view_args = args
-                            rv = self.view_functions[rule.endpoint](**args)
+                        if hooks.url_value_preprocessors:
+                            for func in hooks.url_value_preprocessors:
+                                func(endpoint, req.view_args)
+                        rv = None
+                        for func in hooks.before:
+                            rv = func()
+                            if rv is not None:
+                                if type(rv) is CoroutineType:
+                                    rv = run_coroutine(rv)
+                                if rv is not None:
+                                    break
+                        if rv is None:
+                            if rule is None:
+                                raise req.routing_exception  # type: ignore[misc]
+                            rv = self.view_functions[endpoint](**req.view_args)  # type: ignore[index]
                     except Exception as e:
                         rv = self.handle_user_exception(e)
                     kind = type(rv)
+                    if kind is CoroutineType:
+                        rv = run_coroutine(rv)
+                        kind = type(rv)
                     if (
-                        ctx._session is None
+                        not hooks.after
+                        and ctx._session is None
                         and ctx._after_request_functions is None
                         and "HTTP_COOKIE" not in environ
                     ):
+                        # No after-request work: str/bytes/JSON skip the
+                        # Response object entirely.
                         if kind is str:
                             body = rv.encode()
                             ctype = _HTML
@@ -102,13 +129,17 @@ def wsgi_app(
                                 ],
                             )
                             return [] if method == "HEAD" else [body]
-                    response = self.finalize_request(_resolve(rv))
-                    return response(environ, start_response)
-                elif req.routing_exception is not None and "HTTP_COOKIE" not in environ:
-                    # No hooks to run: a 404/405 goes straight to its handler.
-                    response = self.make_response(
-                        self.handle_user_exception(req.routing_exception)
-                    )
+                    response = self.make_response(rv)
+                    funcs = ctx._after_request_functions
+                    if funcs:
+                        for func in funcs:
+                            response = _resolve(func(response))
+                    for func in hooks.after:
+                        response = func(response)
+                        if type(response) is CoroutineType:
+                            response = run_coroutine(response)
+                    if ctx._session is not None or "HTTP_COOKIE" in environ:
+                        self._save_session(ctx, response)
                     return response(environ, start_response)
             response = self.full_dispatch_request()
             # Writing validates the headers; a bad one becomes a handled 500.
@@ -123,7 +154,7 @@ def wsgi_app(
     finally:
         if PRESERVE_CONTEXT_KEY in environ:
             environ[PRESERVE_CONTEXT_KEY](ctx, error)
-        elif plan.teardown or ctx._appctx is not None or req._files:
+        elif plan.teardown or req._files:
             if error is not None and self.should_ignore_error(error):
                 error = None
             ctx.pop(error)

@@ -29,7 +29,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 from werkzeug import http as wh
-from werkzeug.datastructures import CallbackDict, Headers
+from werkzeug.datastructures import CallbackDict
+from werkzeug.datastructures import Headers as _WzHeaders
 from werkzeug.urls import iri_to_uri
 from werkzeug.utils import get_content_type
 
@@ -52,6 +53,7 @@ from ._response_headers import (  # noqa: F401
     _retry_after_load,
     _SetHeaderProp,
 )
+from .headers import Headers
 
 try:  # Flask's Response.json_module is flask.json; erlen's twin is erlen.json.
     from .. import json as _json_module
@@ -301,7 +303,7 @@ class Response(ResponseHeadersMixin):
         else:
             self._ct = None
             self._headers = h = (
-                headers if isinstance(headers, Headers) else Headers(headers)
+                headers if isinstance(headers, _WzHeaders) else Headers(headers)
             )
             if content_type is None:
                 if mimetype is None and "content-type" not in h:
@@ -341,17 +343,18 @@ class Response(ResponseHeadersMixin):
         h = self._headers
         if h is None:
             h = self._headers = Headers()
+            # PERF: _ct/_cl are validated already; append without add()'s checks.
             if self._ct is not None:
-                h.add("Content-Type", self._ct)
+                h._list.append(("Content-Type", self._ct))
             if self._cl is not None:
-                h.add("Content-Length", self._cl)
+                h._list.append(("Content-Length", self._cl))
         return h
 
     @headers.setter
     def headers(
         self, value: Headers | Mapping[str, Any] | Iterable[tuple[str, Any]]
     ) -> None:
-        self._headers = value if isinstance(value, Headers) else Headers(value)
+        self._headers = value if isinstance(value, _WzHeaders) else Headers(value)
 
     # -- Status -------------------------------------------------------------------
     @property
