@@ -362,3 +362,31 @@ def test_trusted_hosts(app, client):
     app.add_url_rule("/", "i", lambda: "ok")
     assert client.get("/", base_url="http://good.example/").status_code == 200
     assert client.get("/", base_url="http://evil.example/").status_code == 400
+
+
+def test_custom_request_and_response_classes(protocol):
+    from erlen import Request, Response, request
+
+    class MyRequest(Request):
+        @property
+        def shout(self):
+            return self.args.get("w", "").upper()
+
+    class MyResponse(Response):
+        default_mimetype = "text/plain"
+
+    class MyApp(Erlen):
+        request_class = MyRequest
+        response_class = MyResponse
+
+    app = MyApp(__name__, static_folder=None)
+
+    @app.route("/")
+    def index():
+        assert isinstance(request._get_current_object(), MyRequest)
+        return request.shout, {"X-Custom": "1"}
+
+    rv = app.test_client().get("/?w=hey")
+    assert rv.data == b"HEY"
+    assert rv.mimetype == "text/plain"
+    assert isinstance(rv, MyResponse)

@@ -24,6 +24,8 @@ from .ctx import after_this_request as after_this_request
 from .ctx import copy_current_request_context as copy_current_request_context
 from .ctx import has_app_context as has_app_context
 from .ctx import has_request_context as has_request_context
+from .flashing import flash as flash
+from .flashing import get_flashed_messages as get_flashed_messages
 from .globals import current_app as current_app
 from .globals import g as g
 from .globals import request as request
@@ -31,6 +33,8 @@ from .globals import session as session
 from .helpers import abort as abort
 from .helpers import make_response as make_response
 from .helpers import redirect as redirect
+from .helpers import send_file as send_file
+from .helpers import send_from_directory as send_from_directory
 from .helpers import stream_with_context as stream_with_context
 from .helpers import url_for as url_for
 from .json import jsonify as jsonify
@@ -44,6 +48,11 @@ from .signals import request_finished as request_finished
 from .signals import request_started as request_started
 from .signals import request_tearing_down as request_tearing_down
 from .signals import template_rendered as template_rendered
+from .templating import get_template_attribute as get_template_attribute
+from .templating import render_template as render_template
+from .templating import render_template_string as render_template_string
+from .templating import stream_template as stream_template
+from .templating import stream_template_string as stream_template_string
 from .wrappers import Request as Request
 from .wrappers import Response as Response
 
@@ -67,7 +76,10 @@ __all__ = [
     "before_render_template",
     "copy_current_request_context",
     "current_app",
+    "flash",
     "g",
+    "get_flashed_messages",
+    "get_template_attribute",
     "got_request_exception",
     "has_app_context",
     "has_request_context",
@@ -76,11 +88,17 @@ __all__ = [
     "make_response",
     "message_flashed",
     "redirect",
+    "render_template",
+    "render_template_string",
     "request",
     "request_finished",
     "request_started",
     "request_tearing_down",
+    "send_file",
+    "send_from_directory",
     "session",
+    "stream_template",
+    "stream_template_string",
     "stream_with_context",
     "template_rendered",
     "url_for",

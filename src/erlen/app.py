@@ -34,6 +34,7 @@ from .pipeline import Pipeline
 from .routing import Map, Rule
 from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
 from .sessions import SecureCookieSessionInterface
+from .templating import AppTemplatingMixin
 from .wrappers import Request, Response
 from .wsgi import wsgi_app as _wsgi_app
 
@@ -66,7 +67,7 @@ for _sig in (
     _sig.receiver_connected.connect(_on_receiver_connected, weak=False)
 
 
-class Erlen(Pipeline, Scaffold):
+class Erlen(AppTemplatingMixin, Pipeline, Scaffold):
     """The application: a WSGI callable with Flask's programming model.
 
     Example::

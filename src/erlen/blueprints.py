@@ -5,7 +5,8 @@ it onto the app with the blueprint's URL prefix, subdomain and dotted name, and
 merges its hook dictionaries into the app's under that name — so at request time
 there is nothing blueprint-specific left to do but look up the chain.
 
-May import: erlen.scaffold, erlen.typing.
+May import: erlen.scaffold, erlen.templating (its mixin), erlen.typing; erlen.globals
+and erlen.sending lazily, to serve static files.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import typing as ft
 from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
+from .templating import BlueprintTemplatingMixin
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import Erlen
@@ -83,7 +85,7 @@ class BlueprintSetupState:
         )
 
 
-class Blueprint(Scaffold):
+class Blueprint(BlueprintTemplatingMixin, Scaffold):
     """A set of routes and handlers to register on an app, perhaps several times.
 
     Example::
@@ -271,11 +273,18 @@ class Blueprint(Scaffold):
 
     def send_static_file(self, filename: str) -> Response:
         """Serve ``filename`` from this blueprint's static folder."""
-        from .helpers import send_from_directory
+        from .globals import current_app
+        from .sending import send_from_directory
 
         if not self.has_static_folder:
             raise RuntimeError("'static_folder' must be set to serve static_files.")
-        return send_from_directory(self.static_folder, filename)
+        # send_file only asks the app for a max-age; a subclass may define its own
+        # get_send_file_max_age, as Flask's Blueprint has.
+        get_max_age = getattr(self, "get_send_file_max_age", None)
+        if get_max_age is None:
+            get_max_age = current_app.get_send_file_max_age
+        max_age = get_max_age(filename)
+        return send_from_directory(self.static_folder, filename, max_age=max_age)  # type: ignore[arg-type]
 
     # -- app-wide registrations ---------------------------------------------------------
     @setupmethod

@@ -1,8 +1,10 @@
-"""View helpers: ``url_for``, ``abort``, ``redirect``, ``make_response``, streaming.
+"""View helpers: ``url_for``, ``abort``, ``redirect``, ``make_response``, streaming, files.
 
 Functions here use the current app when one is active, as Flask's do.
 
-May import: erlen.globals, erlen.wrappers. The app is reached through the proxies.
+May import: erlen.globals, erlen.wrappers, erlen.sending (``send_file`` and
+``send_from_directory`` are re-exported from it). The app is reached through the
+proxies.
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import abort as _wz_abort
 from werkzeug.urls import iri_to_uri
 
+from .flashing import flash as flash
+from .flashing import get_flashed_messages as get_flashed_messages
 from .globals import _cv_ctx, current_app
+from .sending import send_file as send_file
+from .sending import send_from_directory as send_from_directory
+from .templating import get_template_attribute as get_template_attribute
+from .templating import render_template as render_template
+from .templating import render_template_string as render_template_string
+from .templating import stream_template as stream_template
+from .templating import stream_template_string as stream_template_string
 
 if TYPE_CHECKING:  # pragma: no cover
     from .wrappers import Response
@@ -186,11 +197,3 @@ def get_root_path(import_name: str) -> str:
     from .scaffold import get_root_path as _get_root_path
 
     return _get_root_path(import_name)
-
-
-def send_from_directory(*args: Any, **kwargs: Any) -> Response:
-    """Serve a file from a directory (arrives with erlen's static-file support)."""
-    raise NotImplementedError(
-        "send_from_directory is not implemented yet in erlen; serve static files"
-        " from your web server meanwhile."
-    )
