@@ -224,3 +224,22 @@ def test_relative_url_for_without_blueprint(app):
 
     with app.test_request_context("/"):
         assert url_for(".index") == "/"
+
+
+def test_blueprint_static_max_age(app, client, tmp_path):
+    (tmp_path / "x.txt").write_text("x")
+    bp = Blueprint("files", __name__, static_folder=str(tmp_path), url_prefix="/f")
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 60
+    app.register_blueprint(bp)
+    rv = client.get("/f/" + tmp_path.name + "/x.txt")
+    assert rv.status_code == 200
+    assert "max-age=60" in rv.headers["Cache-Control"]
+
+    class Short(Blueprint):
+        def get_send_file_max_age(self, filename):
+            return 5
+
+    app2 = type(app)("other", root_path=app.root_path)
+    app2.register_blueprint(Short("s", __name__, static_folder=str(tmp_path)))
+    rv = app2.test_client().get("/" + tmp_path.name + "/x.txt")
+    assert "max-age=5" in rv.headers["Cache-Control"]

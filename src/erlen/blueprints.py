@@ -273,18 +273,21 @@ class Blueprint(BlueprintTemplatingMixin, Scaffold):
 
     def send_static_file(self, filename: str) -> Response:
         """Serve ``filename`` from this blueprint's static folder."""
-        from .globals import current_app
         from .sending import send_from_directory
 
         if not self.has_static_folder:
             raise RuntimeError("'static_folder' must be set to serve static_files.")
-        # send_file only asks the app for a max-age; a subclass may define its own
-        # get_send_file_max_age, as Flask's Blueprint has.
-        get_max_age = getattr(self, "get_send_file_max_age", None)
-        if get_max_age is None:
-            get_max_age = current_app.get_send_file_max_age
-        max_age = get_max_age(filename)
+        max_age = self.get_send_file_max_age(filename)
         return send_from_directory(self.static_folder, filename, max_age=max_age)  # type: ignore[arg-type]
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """Return the cache max-age for a static file; the app's by default.
+
+        Override in a subclass to choose per file.
+        """
+        from .globals import current_app
+
+        return current_app.get_send_file_max_age(filename)
 
     # -- app-wide registrations ---------------------------------------------------------
     @setupmethod
