@@ -47,19 +47,25 @@ def server():
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(HERE)},
     )
-    deadline = time.monotonic() + 20
+    # Ready means a worker answers HTTP, not just that the arbiter listens.
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/")
+            ready = conn.getresponse().status == 200
+            conn.close()
+            if ready:
                 break
         except OSError:
-            if proc.poll() is not None:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"gunicorn exited early:\n{out}")
-            time.sleep(0.1)
+            pass
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            pytest.fail(f"gunicorn exited early:\n{out}")
+        time.sleep(0.1)
     else:
         proc.kill()
-        pytest.fail("gunicorn did not start listening within 20 s")
+        pytest.fail("gunicorn did not answer within 30 s")
     yield port
     proc.send_signal(signal.SIGTERM)
     try:
