@@ -39,6 +39,14 @@ VALUES: list[Any] = [
     True,
     [" t", " di"],
     {"ünï": "cødé €", "emoji": "😀"},
+    # Dicts of plain values (the serializer's shortcut) and their near misses.
+    {},
+    {"count": 2},
+    {"a": 1.5, "b": None, "c": True, "d": "x", "e": 10**20, "f": False},
+    {" di": "a plain value under a tag's key"},
+    {" x": 1},
+    {"html": Markup("<b>markup is a str subclass</b>")},
+    {"tuple": (1,)},
 ]
 
 
@@ -192,3 +200,50 @@ def test_untag_leaves_non_tags_alone() -> None:
 
 def test_loads_accepts_bytes() -> None:
     assert TaggedJSONSerializer().loads(b'{" t":[1]}') == (1,)
+
+
+def test_overridden_tag_and_untag_see_plain_dicts() -> None:
+    class Upper(TaggedJSONSerializer):
+        def tag(self, value: Any) -> Any:
+            if isinstance(value, str):
+                return value.upper()
+            return super().tag(value)
+
+    assert Upper().dumps({"a": "x", "b": 1}) == '{"a":"X","b":1}'
+
+    seen: list[Any] = []
+
+    class Watch(TaggedJSONSerializer):
+        def untag(self, value: dict[str, Any]) -> Any:
+            seen.append(value)
+            return super().untag(value)
+
+    assert Watch().loads('{"a":"x"}') == {"a": "x"}
+    assert Watch().loads('{"a":1,"b":2}') == {"a": 1, "b": 2}
+    assert seen == [{"a": "x"}, {"a": 1, "b": 2}]
+
+
+def test_plain_dict_shortcut_stops_after_register() -> None:
+    class TagLower(JSONTag):
+        key = " l"
+
+        def check(self, value: Any) -> bool:
+            return isinstance(value, str) and value.islower()
+
+        def to_json(self, value: Any) -> Any:
+            return value.upper()
+
+        def to_python(self, value: Any) -> Any:
+            return value.lower()
+
+    s = TaggedJSONSerializer()
+    assert s.dumps({"a": "x"}) == '{"a":"x"}'
+    s.register(TagLower, index=0)
+    assert s.dumps({"a": "x"}) == '{"a":{" l":"X"}}'
+    assert s.loads('{" l":"X"}') == "x"
+    assert s.loads('{"a":{" l":"X"}}') == {"a": "x"}
+
+
+def test_non_string_keys_are_written_as_flask_writes_them() -> None:
+    value = {1: "an int key", 2.5: None, False: 1}
+    assert TaggedJSONSerializer().dumps(value) == FlaskSerializer().dumps(value)

@@ -744,3 +744,341 @@ def test_end_to_end_interop_with_flask_app() -> None:
     client.set_cookie("session", flask_cookie_value.value)
     client.get("/read")
     assert same(seen[-1], dict(SESSION_DATA, _permanent=True))
+
+
+# -- the lean cookie signer, checked against itsdangerous --------------------------
+
+SIGNER_PAYLOADS: list[Any] = [
+    {},
+    {"count": 2},
+    {"count": 12},  # 12 bytes of JSON: the first size compression is tried on
+    {"a": "a" * 40},  # compresses
+    {"blob": os.urandom(300)},  # does not compress
+    {"user": "ünï", "pair": (1, 2), "when": datetime.datetime(2024, 1, 2, tzinfo=UTC)},
+    {"n": 1, "x": 2.5, "t": True, "none": None},
+    {" t": "tag-like key"},
+]
+
+
+def reference_serializer(
+    keys: Any, key_derivation: str = "hmac", digest: Any = hashlib.sha1
+) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        keys,
+        salt="cookie-session",
+        serializer=session_json_serializer,
+        signer_kwargs={"key_derivation": key_derivation, "digest_method": digest},
+    )
+
+
+def lean_signer(iface: SecureCookieSessionInterface, app: FakeApp) -> Any:
+    signer = iface._cookie_signer(app)  # type: ignore[arg-type]
+    assert signer is not None
+    return signer
+
+
+@pytest.mark.parametrize("data", SIGNER_PAYLOADS, ids=range(len(SIGNER_PAYLOADS)))
+def test_lean_signer_writes_what_itsdangerous_writes(
+    data: Any, iface: SecureCookieSessionInterface, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = FakeApp(SECRET_KEY="new", SECRET_KEY_FALLBACKS=["old"])
+    signer = lean_signer(iface, app)
+    for now in (1_700_000_000.5, 1_700_000_001.0, 1_700_000_001.9):
+        monkeypatch.setattr(time, "time", lambda now=now: now)
+        expected = reference_serializer(["old", "new"]).dumps(data)
+        assert signer.dumps(data) == expected
+        assert signer.dumps(data) == expected  # the memo of the last cookie
+    ours = signer.dumps(data)
+    assert same(reference_serializer("new").loads(ours), data)
+
+
+@pytest.mark.parametrize("data", SIGNER_PAYLOADS, ids=range(len(SIGNER_PAYLOADS)))
+def test_lean_signer_reads_what_itsdangerous_writes(
+    data: Any, iface: SecureCookieSessionInterface
+) -> None:
+    app = FakeApp(SECRET_KEY="new", SECRET_KEY_FALLBACKS=["older", "old"])
+    signer = lean_signer(iface, app)
+    for key in ("new", "old", "older"):
+        cookie = reference_serializer(key).dumps(data)
+        assert same(signer.loads(cookie, 3600), data)
+        assert same(signer.loads(cookie, 3600), data)  # again, remembered
+        assert same(signer.loads(cookie.encode(), 3600), data)
+    assert signer.loads(reference_serializer("other").dumps(data), 3600) is None
+
+
+def test_compression_is_tried_when_it_could_help(
+    iface: SecureCookieSessionInterface, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zlib
+
+    from erlen import sessions
+
+    # The bound the signer relies on: zlib never shortens data of
+    # _NEVER_COMPRESSES bytes or fewer by the two bytes compression needs,
+    # even the most repetitive data.
+    limit = sessions._NEVER_COMPRESSES
+    samples = [b"a" * n for n in range(1, limit + 1)]
+    samples += [
+        bytes([i % k for i in range(n)]) for k in (2, 3) for n in range(limit + 1)
+    ]
+    samples += [os.urandom(n) for n in range(limit + 1) for _ in range(20)]
+    for data in samples:
+        assert len(zlib.compress(data)) >= len(data) - 1, data
+    # ... and just above it, compression can pay off.
+    big = b"a" * (limit + 2)
+    assert len(zlib.compress(big)) < len(big) - 1
+
+    calls: list[bytes] = []
+    real = zlib.compress
+    monkeypatch.setattr(zlib, "compress", lambda data: calls.append(data) or real(data))
+    signer = lean_signer(iface, FakeApp())
+    signer.dumps({"count": 2})  # 11 bytes of JSON
+    assert calls == []
+    signer.dumps({"count": 12})
+    assert calls == [b'{"count":12}']
+
+
+def test_lean_signer_follows_the_interface_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(time, "time", lambda: 1_700_000_000.0)
+    data = {"user": "ada", "pair": (1, 2)}
+    for derivation in ("concat", "django-concat", "hmac", "none"):
+        for digest in (hashlib.sha1, hashlib.sha256):
+
+            class Custom(SecureCookieSessionInterface):
+                key_derivation = derivation
+                digest_method = staticmethod(digest)
+                salt = "other-salt"
+
+            iface = Custom()
+            app = FakeApp()
+            value = lean_signer(iface, app).dumps(data)
+            reference = URLSafeTimedSerializer(
+                "k",
+                salt="other-salt",
+                serializer=session_json_serializer,
+                signer_kwargs={"key_derivation": derivation, "digest_method": digest},
+            )
+            assert value == reference.dumps(data), (derivation, digest)
+            sess = iface.open_session(app, request_with(value))
+            assert sess is not None and same(dict(sess), data)
+
+
+def test_lean_signer_age_limits(
+    iface: SecureCookieSessionInterface, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for data in ({"user": "ada"}, {"pair": (1, 2)}):  # remembered, and not
+        monkeypatch.setattr(time, "time", lambda: 1_700_000_000.0)
+        signer = lean_signer(iface, FakeApp())
+        cookie = signer.dumps(data)
+        for now, readable in (
+            (1_700_000_000.0, True),
+            (1_700_000_100.9, True),  # exactly max_age seconds old
+            (1_700_000_101.0, False),  # one second more
+            (1_699_999_999.0, False),  # signed in the future
+            (1_700_000_050.0, True),
+        ):
+            monkeypatch.setattr(time, "time", lambda now=now: now)
+            got = signer.loads(cookie, 100)
+            assert (got is not None) is readable, (data, now)
+            if readable:
+                assert same(got, data)
+
+
+def test_lean_signer_rejects_malformed_cookies(
+    iface: SecureCookieSessionInterface,
+) -> None:
+    signer = lean_signer(iface, FakeApp())
+    good = signer.dumps({"a": 1})
+    payload, stamp, sig = good.split(".")
+    key = signer._keys[0]
+
+    def signed(value: str) -> str:
+        import base64
+        import hmac
+
+        mac = hmac.new(key, value.encode(), hashlib.sha1).digest()
+        return value + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    for cookie in [
+        "no-dots-at-all",
+        f"{payload}.{stamp}.{sig}!",  # one more character in the signature
+        f"{payload}.{stamp}.{sig[:-1]}",
+        f"{payload}.{stamp}",  # signature missing
+        signed(payload),  # signed, but without a timestamp
+        # A timestamp of 9 bytes, even one that reads as now (itsdangerous
+        # unpacks 8 bytes at most).
+        signed(
+            f"{payload}.{base64url(bytes(1) + int(time.time()).to_bytes(8, 'big'))}"
+        ),
+        signed(f"{payload}.A"),  # a timestamp that is not base64
+        signed(f".{payload}.{stamp}"),  # "compressed", but not zlib data
+        signed(f"{payload}x.{stamp}"),  # payload not base64 (bad length)
+        signed(base64url(b"{not json") + "." + stamp),
+        signed(base64url(b"\xff\xfe") + "." + stamp),  # not UTF-8
+        "é.€.😀",
+        "\udcff.a.b",  # a lone surrogate cannot even be encoded
+    ]:
+        assert signer.loads(cookie, 3600) is None, cookie
+    assert signer.loads(good, 3600) == {"a": 1}
+
+
+def base64url(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def test_remembered_cookies_are_copies_of_plain_data(
+    iface: SecureCookieSessionInterface,
+) -> None:
+    app = FakeApp()
+    signer = lean_signer(iface, app)
+    plain = signer.dumps({"user": "ada", "n": 1})
+    nested = signer.dumps({"list": [1, 2]})
+    tag_like = signer.dumps({" t": "x"})
+    for cookie in (plain, nested, tag_like):
+        for _ in range(2):  # parsed, then (for plain) remembered
+            got = signer.loads(cookie, 3600)
+            got["changed"] = True
+            if "list" in got:
+                got["list"].append(3)
+        again = signer.loads(cookie, 3600)
+        assert "changed" not in again
+        assert again.get("list", [1, 2]) == [1, 2]
+    assert set(signer._seen) == {plain}
+    # The remembered data is that of a fresh parse, to the type.
+    assert same(signer.loads(plain, 3600), {"user": "ada", "n": 1})
+    sess = iface.open_session(app, request_with(plain))
+    assert type(sess) is SecureCookieSession and not sess.accessed
+
+
+def test_remembered_cookies_are_bounded(
+    iface: SecureCookieSessionInterface, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from erlen import sessions
+
+    monkeypatch.setattr(sessions, "_MAX_SEEN", 3)
+    signer = lean_signer(iface, FakeApp())
+    cookies = [signer.dumps({"n": n}) for n in range(7)]
+    for cookie in cookies:
+        assert signer.loads(cookie, 3600) is not None
+        assert len(signer._seen) <= 3
+    big = signer.dumps({"blob": os.urandom(3500).hex()})
+    assert len(big) > sessions._MAX_SEEN_LENGTH
+    assert signer.loads(big, 3600) is not None
+    assert big not in signer._seen
+
+
+def test_custom_serializer_is_not_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Counting(TaggedJSONSerializer):
+        loaded = 0
+
+        def loads(self, value: str | bytes) -> Any:
+            Counting.loaded += 1
+            return super().loads(value)
+
+    class Custom(SecureCookieSessionInterface):
+        serializer = Counting()
+
+    iface = Custom()
+    signer = lean_signer(iface, FakeApp())
+    cookie = signer.dumps({"a": 1})
+    for _ in range(3):
+        assert signer.loads(cookie, 3600) == {"a": 1}
+    assert Counting.loaded == 3
+
+
+def test_signers_per_app_and_key_rotation(
+    iface: SecureCookieSessionInterface,
+) -> None:
+    one, two = FakeApp(SECRET_KEY="one"), FakeApp(SECRET_KEY="two")
+    signer_one = lean_signer(iface, one)
+    signer_two = lean_signer(iface, two)
+    assert signer_one is not signer_two
+    assert lean_signer(iface, one) is signer_one  # both kept
+    cookie = signer_one.dumps({"a": 1})
+    assert signer_two.loads(cookie, 3600) is None
+
+    # Rotate: "one" becomes a fallback and still reads; new cookies use "two".
+    one.config.update(SECRET_KEY="two", SECRET_KEY_FALLBACKS=["one"])
+    rotated = lean_signer(iface, one)
+    assert rotated is not signer_one and rotated is not signer_two
+    assert rotated.loads(cookie, 3600) == {"a": 1}
+    assert signer_two.loads(rotated.dumps({"a": 1}), 3600) == {"a": 1}
+    # Dropping the fallback drops what was remembered with it.
+    one.config["SECRET_KEY_FALLBACKS"] = []
+    assert lean_signer(iface, one) is signer_two
+    assert signer_two.loads(cookie, 3600) is None
+
+
+def test_overridden_signing_serializer_is_used() -> None:
+    import json
+
+    class PlainJSON:
+        dumps = staticmethod(lambda v: json.dumps(v, separators=(",", ":")))
+        loads = staticmethod(json.loads)
+
+    class Custom(SecureCookieSessionInterface):
+        def get_signing_serializer(self, app: Any) -> URLSafeTimedSerializer | None:
+            if not app.secret_key:
+                return None
+            return URLSafeTimedSerializer(
+                app.secret_key, salt="custom", serializer=PlainJSON
+            )
+
+    iface = Custom()
+    app = FakeApp()
+    sess = SecureCookieSession()
+    sess["user"] = "ada"
+    response = Response()
+    iface.save_session(app, sess, response)
+    value = set_cookie_value(response)
+    assert URLSafeTimedSerializer("k", salt="custom").loads(value) == {"user": "ada"}
+    assert dict(iface.open_session(app, request_with(value)) or {}) == {"user": "ada"}
+    # A cookie of the default format is not readable by this interface.
+    default_cookie = lean_signer(SecureCookieSessionInterface(), app).dumps({"a": 1})
+    opened = iface.open_session(app, request_with(default_cookie))
+    assert opened is not None and dict.__len__(opened) == 0
+    assert iface.open_session(FakeApp(SECRET_KEY=None), request_with(value)) is None
+    assert iface.open_session(app, request_with(None)) == {}
+    with pytest.raises(RuntimeError, match="no secret key"):
+        iface.save_session(FakeApp(SECRET_KEY=None), sess, Response())
+
+
+def test_vary_merges_with_an_existing_header(
+    response_class: type[Any], iface: SecureCookieSessionInterface
+) -> None:
+    for modified in (False, True):
+        sess = SecureCookieSession({"a": 1})
+        sess.get("a")
+        if modified:
+            sess["b"] = 2
+        response = response_class()
+        response.headers["Vary"] = "Accept-Encoding"
+        iface.save_session(FakeApp(), sess, response)
+        assert response.headers.getlist("Vary") == ["Accept-Encoding, Cookie"]
+        assert ("Set-Cookie" in response.headers) is modified
+
+
+def test_modified_but_unread_session_still_varies(
+    response_class: type[Any], iface: SecureCookieSessionInterface
+) -> None:
+    class Blind(SecureCookieSession):
+        # A session class that does not record reads.
+        def __setitem__(self, key: str, value: Any) -> None:
+            dict.__setitem__(self, key, value)
+            self.modified = True
+
+    for sess in (Blind(), Blind({"a": 1})):
+        sess["x"] = 1
+        if len(dict.keys(sess)) == 2:
+            dict.clear(sess)  # emptied: the cookie is deleted
+        assert not sess.accessed
+        response = response_class()
+        iface.save_session(FakeApp(), sess, response)
+        assert response.headers.getlist("Vary") == ["Cookie"]
+        assert "Set-Cookie" in response.headers

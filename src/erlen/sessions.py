@@ -1,26 +1,33 @@
 """Sessions: the session objects and the interfaces that load and store them.
 
 :class:`SecureCookieSessionInterface`, the default, keeps the whole session in
-a cookie signed with the app's secret key (:mod:`itsdangerous`, tagged JSON from
-:mod:`erlen.json.tag`); the cookie format is Flask's, so Flask and erlen apps
-sharing a secret key read each other's sessions. :class:`SessionInterface` is the
-base to implement for other storage.
+a cookie signed with the app's secret key (tagged JSON from :mod:`erlen.json.tag`);
+the cookie format is Flask's (itsdangerous' ``URLSafeTimedSerializer``), so Flask
+and erlen apps sharing a secret key read each other's sessions. The cookies are
+signed and read by a lean equivalent of that serializer, :class:`_CookieSigner`.
+:class:`SessionInterface` is the base to implement for other storage.
 
 Imports :mod:`erlen.json.tag`. The app, request and response reach this module
 only as arguments: it needs ``app.config``, ``app.secret_key`` and
 ``app.permanent_session_lifetime``, ``request.cookies``, and the response's
-``set_cookie``, ``delete_cookie`` and ``vary``.
+``set_cookie``, ``delete_cookie``, ``headers`` and ``vary``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
+import time
 import warnings
+import zlib
+from binascii import a2b_base64, b2a_base64
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from datetime import UTC, datetime, timedelta
+from hmac import compare_digest
+from hmac import digest as hmac_digest
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, Signer, URLSafeTimedSerializer
 from werkzeug.http import dump_cookie
 
 from .json.tag import TaggedJSONSerializer
@@ -336,8 +343,227 @@ def _sha1(data: bytes = b"") -> Any:
     return hashlib.sha1(data)
 
 
+# -- the signed cookie format -----------------------------------------------------
+# Flask's session cookie is what itsdangerous' URLSafeTimedSerializer writes:
+#
+#     payload "." timestamp "." signature
+#
+# payload:   base64url(serialized data), or "." + base64url(zlib(data)) when
+#            compressing makes it at least two bytes shorter;
+# timestamp: base64url(seconds since the epoch, big-endian, leading zero bytes
+#            dropped);
+# signature: base64url(HMAC(derived key, payload "." timestamp)), where the key is
+#            derived from the secret key and the salt (``key_derivation``).
+#
+# base64url is without "=" padding. Reading accepts what itsdangerous accepts:
+# the standard alphabet too, and characters outside the alphabet are skipped.
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+# The "=" padding base64 needs for a text of len(text) % 4 characters.
+_PADDING = (b"", b"===", b"==", b"=")
+# Compression is used when it saves 2 bytes; zlib adds 6 (header, checksum) to the
+# deflate stream, so for data of n <= 11 bytes that stream would have to fit in
+# n - 8 <= 3 bytes (24 bits). It cannot: a fixed-code block takes 3 header bits,
+# 8+ per distinct byte (a literal), 12+ per repeat (a match) and 7 for the end
+# code, so 10 + 8n bits without a repeat and 30+ with one; a dynamic-code block's
+# header alone takes 29+ bits, a stored block more than the data.
+# PERF: zlib.compress costs 2.5-35 us a call (it sets up ~256 KB of state), which
+# this skips for tiny sessions (bench `session` writes 11 bytes). Tested.
+_NEVER_COMPRESSES = 11
+_INT64 = struct.Struct(">Q")
+# Signers kept per session interface: one per app sharing it, plus rotations.
+_MAX_SIGNERS = 16
+# Verified cookies each signer remembers (see _CookieSigner.loads); at most this
+# many, each at most _MAX_SEEN_LENGTH characters long (browsers keep 4 KB).
+_MAX_SEEN = 256
+_MAX_SEEN_LENGTH = 4096
+# Values that are immutable and that no tag changes: a dict of only these can be
+# handed out again as a copy.
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _b64(data: bytes) -> bytes:
+    """Return ``data`` base64url-encoded without padding."""
+    return b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+
+
+class _CookieSigner:
+    """Sign and read session cookies in itsdangerous' URL-safe timed format.
+
+    A lean equivalent of ``URLSafeTimedSerializer.dumps``/``loads`` for one set of
+    signing settings: the derived keys are computed once here (itsdangerous derives
+    them again for every call), and each call makes only a few Python calls.
+    The tests check its output against itsdangerous and Flask byte for byte.
+
+    :param settings: ``(secret_key, fallbacks, salt, key_derivation,
+        digest_method, serializer)``, kept to tell when they change.
+    """
+
+    __slots__ = (
+        "_digest",
+        "_keys",
+        "_last",
+        "_remember",
+        "_seen",
+        "_serializer",
+        "_stamp",
+        "_text",
+        "settings",
+    )
+
+    def __init__(self, settings: tuple[Any, ...]) -> None:
+        secret_key, fallbacks, salt, key_derivation, digest_method, serializer = (
+            settings
+        )
+        self.settings = settings
+        # Let itsdangerous derive the keys, so every derivation it knows works the
+        # same; newest first, as it tries them.
+        signer = Signer(
+            [*fallbacks, secret_key],
+            salt=salt,
+            key_derivation=key_derivation,
+            digest_method=digest_method,
+        )
+        #: Derived keys to verify with, newest first; the first one signs.
+        self._keys = [signer.derive_key(key) for key in reversed(signer.secret_keys)]
+        # PERF: hashlib's own constructor takes OpenSSL's HMAC path; the default
+        # wrapper (kept so FIPS builds can import this module) would not.
+        self._digest = hashlib.sha1 if digest_method is _sha1 else digest_method
+        self._serializer = serializer
+        # As itsdangerous: a serializer that returns text gets text to load.
+        self._text = isinstance(serializer.dumps({}), str)
+        #: (second, b"." + encoded timestamp) of the last cookie signed.
+        self._stamp: tuple[int, bytes] = (-1, b"")
+        #: (second, encoded payload, cookie value) of the last cookie signed.
+        self._last: tuple[int, bytes, str] = (-1, b"", "")
+        #: Cookies verified before: value -> (time signed, session data).
+        self._seen: dict[str | bytes, tuple[int, dict[str, Any]]] = {}
+        # Only the tagged JSON serializer's results are known to depend on the
+        # text alone; another serializer's loads runs for every cookie.
+        self._remember = type(serializer).loads is TaggedJSONSerializer.loads
+
+    def dumps(self, data: Any) -> str:
+        """Return the signed cookie value holding ``data``."""
+        payload = self._serializer.dumps(data)
+        if type(payload) is str:
+            payload = payload.encode()
+        # PERF: the base64url encoding is written out (b2a_base64, translate,
+        # rstrip) instead of calling a helper, here and below.
+        if len(payload) > _NEVER_COMPRESSES:
+            packed = zlib.compress(payload)
+            if len(packed) < len(payload) - 1:
+                payload = b"." + b2a_base64(packed, newline=False)
+            else:
+                payload = b2a_base64(payload, newline=False)
+        else:
+            payload = b2a_base64(payload, newline=False)
+        body = payload.translate(_TO_URLSAFE).rstrip(b"=")
+        now = int(time.time())
+        last = self._last
+        if last[0] == now and last[1] == body:
+            # PERF: the same data signed again within the same second (a
+            # refreshed permanent session, a busy page) is the same cookie.
+            return last[2]
+        stamp = self._stamp
+        if stamp[0] != now:
+            stamp = self._stamp = (now, b"." + _b64(_INT64.pack(now).lstrip(b"\0")))
+        signed = body + stamp[1]
+        signature = b2a_base64(
+            hmac_digest(self._keys[0], signed, self._digest), newline=False
+        )
+        value = (signed + b"." + signature.translate(_TO_URLSAFE).rstrip(b"=")).decode(
+            "ascii"
+        )
+        self._last = (now, body, value)
+        return value
+
+    def loads(self, value: str | bytes, max_age: int) -> Any:
+        """Return the data in the signed cookie ``value``.
+
+        ``None`` when the signature does not match any key, the timestamp is
+        older than ``max_age`` seconds or in the future, or the payload does not
+        decode — the cases in which itsdangerous raises ``BadSignature``.
+        """
+        # PERF: a browser sends the same cookie until the session changes (a
+        # logged-in user's pages only read it). A cookie that verified before
+        # is not verified and parsed again: only its age is checked, and the
+        # remembered data (plain values only) is copied. ~9 us (bench `session`).
+        seen = self._seen.get(value)
+        if seen is not None:
+            age = int(time.time()) - seen[0]
+            if age > max_age or age < 0:
+                return None
+            return seen[1].copy()
+        cookie = value
+        try:
+            if type(value) is str:
+                value = value.encode()  # type: ignore[assignment]
+            signed, sep, signature = value.rpartition(b".")  # type: ignore[arg-type]
+            if not sep:
+                return None
+            signature = a2b_base64(
+                signature.translate(_FROM_URLSAFE) + _PADDING[len(signature) & 3]
+            )
+            digest = self._digest
+            for key in self._keys:
+                if compare_digest(signature, hmac_digest(key, signed, digest)):
+                    break
+            else:
+                return None
+            payload, sep, stamp = signed.rpartition(b".")
+            if not sep:
+                return None
+            stamp = a2b_base64(
+                stamp.translate(_FROM_URLSAFE) + _PADDING[len(stamp) & 3]
+            )
+            if len(stamp) > 8:
+                return None
+            signed_at = int.from_bytes(stamp, "big")
+            age = int(time.time()) - signed_at
+            if age > max_age or age < 0:
+                return None
+            compressed = payload[:1] == b"."
+            if compressed:
+                payload = payload[1:]
+            payload = a2b_base64(
+                payload.translate(_FROM_URLSAFE) + _PADDING[len(payload) & 3]
+            )
+            if compressed:
+                payload = zlib.decompress(payload)
+        except (ValueError, zlib.error):
+            # Not base64, not zlib, or text that is not UTF-8 (UnicodeError).
+            return None
+        try:
+            data = self._serializer.loads(payload.decode() if self._text else payload)
+        except Exception:
+            # As itsdangerous (BadPayload): whatever the serializer raises means
+            # the payload cannot be read.
+            return None
+        if self._remember and type(data) is dict and len(cookie) <= _MAX_SEEN_LENGTH:
+            self._remember_cookie(cookie, signed_at, data)
+        return data
+
+    def _remember_cookie(
+        self, cookie: str | bytes, signed_at: int, data: dict[str, Any]
+    ) -> None:
+        # Only a dict of immutable plain values is safe to hand out as a copy,
+        # and only if no tag could apply to it: a tag wraps a one-key dict whose
+        # key (by convention) starts with a space.
+        for item in data.values():
+            if type(item) not in _PLAIN_TYPES:
+                return
+        if len(data) == 1:
+            key = next(iter(data))
+            if type(key) is not str or key[:1] == " ":
+                return
+        seen = self._seen
+        if len(seen) >= _MAX_SEEN:
+            seen.clear()
+        seen[cookie] = (signed_at, data.copy())
+
+
 class SecureCookieSessionInterface(SessionInterface):
-    """Keep the session in a cookie signed by :mod:`itsdangerous`.
+    """Keep the session in a cookie signed the way :mod:`itsdangerous` signs.
 
     The signature uses the app's ``secret_key``; keys listed in
     ``SECRET_KEY_FALLBACKS`` are accepted for reading, and new cookies are always
@@ -358,10 +584,11 @@ class SecureCookieSessionInterface(SessionInterface):
     session_class = SecureCookieSession
 
     _erlen_signer: tuple[tuple[Any, ...], URLSafeTimedSerializer] | None = None
+    _erlen_cookie_signers: dict[tuple[Any, ...], _CookieSigner] | None = None
 
-    def get_signing_serializer(self, app: Erlen) -> URLSafeTimedSerializer | None:
-        """Return the serializer that signs and verifies cookies, or ``None``
-        when the app has no secret key."""
+    def _cookie_signer(self, app: Erlen) -> _CookieSigner | None:
+        """Return the lean signer for the app's current signing settings, or
+        ``None`` when the app has no secret key."""
         secret_key = app.secret_key
         if not secret_key:
             return None
@@ -374,14 +601,41 @@ class SecureCookieSessionInterface(SessionInterface):
             self.digest_method,
             self.serializer,
         )
-        # PERF: building the serializer costs ~4.5 us and happens twice per
-        # request that uses the session; keep the last one while the settings
-        # (keys included) stay the same.
+        # PERF: keys are derived once per settings, not per request; a changed
+        # key or fallback list (rotation at runtime) gets a new signer. Several
+        # apps share the default interface, hence one signer per settings.
+        signers = self._erlen_cookie_signers
+        if signers is None:
+            signers = self._erlen_cookie_signers = {}
+        try:
+            signer = signers.get(settings)
+        except TypeError:  # an unhashable key (a bytearray): no caching
+            return _CookieSigner(settings)
+        if signer is None:
+            if len(signers) >= _MAX_SIGNERS:
+                signers.clear()
+            signer = signers[settings] = _CookieSigner(settings)
+        return signer
+
+    def get_signing_serializer(self, app: Erlen) -> URLSafeTimedSerializer | None:
+        """Return the serializer that signs and verifies cookies, or ``None``
+        when the app has no secret key.
+
+        The session itself is signed and read by an equivalent, faster signer
+        unless a subclass overrides this method; then the serializer it returns
+        is used.
+        """
+        lean = self._cookie_signer(app)
+        if lean is None:
+            return None
+        settings = lean.settings
+        # PERF: building the serializer costs ~4.5 us; keep the last one while
+        # the settings (keys included) stay the same.
         cached = self._erlen_signer
         if cached is not None and cached[0] == settings:
             return cached[1]
         # itsdangerous signs with the last key and verifies with all of them.
-        keys = [*settings[1], secret_key]
+        keys = [*settings[1], settings[0]]
         signer = URLSafeTimedSerializer(
             keys,  # type: ignore[arg-type]
             salt=self.salt,
@@ -394,6 +648,15 @@ class SecureCookieSessionInterface(SessionInterface):
         self._erlen_signer = (settings, signer)
         return signer
 
+    def _signer(self, app: Erlen) -> Any:
+        # The lean signer, unless a subclass chose the serializer.
+        if (
+            type(self).get_signing_serializer
+            is SecureCookieSessionInterface.get_signing_serializer
+        ):
+            return self._cookie_signer(app)
+        return self.get_signing_serializer(app)
+
     def open_session(self, app: Erlen, request: Request) -> SecureCookieSession | None:
         """Return the session stored in the request's cookie.
 
@@ -401,20 +664,24 @@ class SecureCookieSessionInterface(SessionInterface):
         cookie, or when it is tampered with, expired (older than the permanent
         session lifetime) or otherwise unreadable.
         """
-        signer = self.get_signing_serializer(app)
+        signer = self._signer(app)
         if signer is None:
             return None
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
         max_age = int(_lifetime(app).total_seconds())
-        try:
-            data = signer.loads(value, max_age=max_age)
-        except (BadData, ValueError, TypeError):
-            # Bad signature, expired, or a payload that does not decode (any
-            # error while parsing it arrives as itsdangerous' BadPayload): a
-            # cookie we cannot read is no session.
-            return self.session_class()
+        if type(signer) is _CookieSigner:
+            # None when unreadable: a bad signature, expired, not decodable.
+            data = signer.loads(value, max_age)
+        else:
+            try:
+                data = signer.loads(value, max_age=max_age)
+            except (BadData, ValueError, TypeError):
+                # Bad signature, expired, or a payload that does not decode
+                # (any error while parsing it arrives as itsdangerous'
+                # BadPayload): a cookie we cannot read is no session.
+                return self.session_class()
         if not isinstance(data, dict):
             return self.session_class()
         return self.session_class(data)
@@ -431,6 +698,36 @@ class SecureCookieSessionInterface(SessionInterface):
         """
         # Read before anything below touches the session and sets it.
         accessed = session.accessed
+        if accessed:
+            _vary_cookie(response)
+
+        if not session:
+            if session.modified:
+                response.delete_cookie(
+                    self.get_cookie_name(app),
+                    domain=self.get_cookie_domain(app),
+                    path=self.get_cookie_path(app),
+                    secure=self.get_cookie_secure(app),
+                    partitioned=self.get_cookie_partitioned(app),
+                    samesite=self.get_cookie_samesite(app),
+                    httponly=self.get_cookie_httponly(app),
+                )
+                if not accessed:
+                    _vary_cookie(response)
+            return
+
+        if not self.should_set_cookie(app, session):
+            return
+
+        signer = self._signer(app)
+        if signer is None:
+            raise RuntimeError(_NO_SECRET_KEY)
+        # PERF: dict.items skips the session's read-tracking overrides (which
+        # dict() and dict.copy go through: ~2 + 1 per key Python calls); Flask's
+        # dict(session) copies the same stored values.
+        value = signer.dumps(
+            dict(dict.items(session)) if isinstance(session, dict) else dict(session)
+        )
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
@@ -438,44 +735,21 @@ class SecureCookieSessionInterface(SessionInterface):
         partitioned = self.get_cookie_partitioned(app)
         samesite = self.get_cookie_samesite(app)
         httponly = self.get_cookie_httponly(app)
-
-        if accessed:
-            response.vary.add("Cookie")
-
-        if not session:
-            if session.modified:
-                response.delete_cookie(
-                    name,
-                    domain=domain,
-                    path=path,
-                    secure=secure,
-                    partitioned=partitioned,
-                    samesite=samesite,
-                    httponly=httponly,
-                )
-                response.vary.add("Cookie")
-            return
-
-        if not self.should_set_cookie(app, session):
-            return
-
         expires = self.get_expiration_time(app, session)
-        signer = self.get_signing_serializer(app)
-        if signer is None:
-            raise RuntimeError(_NO_SECRET_KEY)
-        value = signer.dumps(dict(session))
-        _check_size(
-            app,
-            name,
-            value,
-            expires,
-            domain,
-            path,
-            secure,
-            httponly,
-            samesite,
-            partitioned,
-        )
+        limit = app.config.get("MAX_COOKIE_SIZE", 4093)
+        if limit and len(name) + len(value) + 1 + _ATTRIBUTE_ALLOWANCE > limit:
+            _check_size(
+                limit,
+                name,
+                value,
+                expires,
+                domain,
+                path,
+                secure,
+                httponly,
+                samesite,
+                partitioned,
+            )
         response.set_cookie(
             name,
             value,
@@ -487,16 +761,29 @@ class SecureCookieSessionInterface(SessionInterface):
             partitioned=partitioned,
             samesite=samesite,
         )
-        response.vary.add("Cookie")
+        if not accessed:
+            _vary_cookie(response)
+
+
+def _vary_cookie(response: Any) -> None:
+    """Add ``Cookie`` to the response's ``Vary`` header (BAD_INPUTS 28)."""
+    headers = response.headers
+    # PERF: without a Vary header yet (the usual case) append one; the live
+    # ``response.vary`` set costs ~20 Python calls per change.
+    for header, _ in headers:
+        if header.lower() == "vary":
+            response.vary.add("Cookie")
+            return
+    headers.add("Vary", "Cookie")
 
 
 # Attributes add at most a few hundred bytes; closer than this to the limit,
-# the full Set-Cookie value is built to measure it exactly.
+# the full Set-Cookie value is built to measure it exactly (_check_size).
 _ATTRIBUTE_ALLOWANCE = 512
 
 
 def _check_size(
-    app: Any,
+    limit: int,
     name: str,
     value: str,
     expires: datetime | None,
@@ -513,9 +800,6 @@ def _check_size(
     looks like a session that silently forgets everything (BAD_INPUTS 33).
     The size is measured the way Werkzeug does: the whole ``Set-Cookie`` value.
     """
-    limit = app.config.get("MAX_COOKIE_SIZE", 4093)
-    if not limit or len(name) + len(value) + 1 + _ATTRIBUTE_ALLOWANCE <= limit:
-        return
     header = dump_cookie(
         name,
         value,

@@ -239,7 +239,7 @@ class TaggedJSONSerializer:
     and one-key dicts whose key looks like a tag.
     """
 
-    __slots__ = ("_plain_fast", "order", "tags")
+    __slots__ = ("_own_untag", "_plain_fast", "order", "tags")
 
     #: Tag classes every new serializer registers, in checking order.
     default_tags: list[type[JSONTag]] = [
@@ -260,7 +260,12 @@ class TaggedJSONSerializer:
         self.order: list[JSONTag] = []
         for tag_class in self.default_tags:
             self.register(tag_class)
-        self._plain_fast = type(self).default_tags == TaggedJSONSerializer.default_tags
+        cls = type(self)
+        self._plain_fast = (
+            cls.default_tags == TaggedJSONSerializer.default_tags
+            and cls.tag is TaggedJSONSerializer.tag
+        )
+        self._own_untag = cls.untag is TaggedJSONSerializer.untag
 
     def register(
         self,
@@ -323,8 +328,31 @@ class TaggedJSONSerializer:
 
     def dumps(self, value: Any) -> str:
         """Return ``value`` tagged and serialized as compact JSON."""
+        # PERF: a dict of plain values (a typical session) needs no tagging: no
+        # default tag claims its values, and only a one-key dict whose key is a
+        # tag name is wrapped. Skips ~10 Python calls (bench `session`).
+        if self._plain_fast and type(value) is dict:
+            for item in value.values():
+                if type(item) not in _PLAIN_TYPES:
+                    break
+            else:
+                if len(value) != 1 or value.keys().isdisjoint(self.tags):
+                    return _dumps(value, separators=(",", ":"))
         return _dumps(self.tag(value), separators=(",", ":"))
 
     def loads(self, value: str | bytes) -> Any:
         """Parse JSON text and rebuild the tagged values in it."""
-        return self._untag_scan(_loads(value))
+        data = _loads(value)
+        # PERF: a JSON object of plain values is only checked for being a tag
+        # itself; the walk over it would find nothing else to rebuild.
+        if type(data) is dict:
+            for item in data.values():
+                if type(item) not in _PLAIN_TYPES:
+                    break
+            else:
+                if self._own_untag and (
+                    len(data) != 1 or data.keys().isdisjoint(self.tags)
+                ):
+                    return data
+                return self.untag(data)
+        return self._untag_scan(data)
