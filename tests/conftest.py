@@ -12,8 +12,9 @@ from erlen.globals import _cv_ctx
 #: The ways behaviour tests drive an app. "wsgi" takes the WSGI driver's inline
 #: pipeline; "wsgi-reference" uses an app subclass that overrides a pipeline
 #: method, which makes the driver call Flask's method chain instead — so both
-#: implementations pass the same tests. ASGI joins when erlen.asgi exists.
-PROTOCOLS = ["wsgi", "wsgi-reference"]
+#: implementations pass the same tests. "asgi" sends every request through the
+#: app's ASGI interface (``app.test_client(asgi=True)``).
+PROTOCOLS = ["wsgi", "wsgi-reference", "asgi"]
 
 
 class ReferencePipelineErlen(Erlen):
@@ -56,6 +57,4 @@ def app(protocol):
 
 @pytest.fixture
 def client(app, protocol):
-    if protocol in ("wsgi", "wsgi-reference"):
-        return app.test_client()
-    raise NotImplementedError(protocol)  # pragma: no cover
+    return app.test_client(asgi=protocol == "asgi")

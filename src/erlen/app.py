@@ -18,7 +18,7 @@ import sys
 import weakref
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from werkzeug.datastructures import ImmutableDict
@@ -26,6 +26,8 @@ from werkzeug.routing import BuildError
 
 from . import signals
 from . import typing as ft
+from .asgi import asgi_app as _asgi_app
+from .cli import AppGroup
 from .config import DEFAULT_CONFIG, Config, ConfigAttribute, make_timedelta
 from .ctx import AppContext, RequestContext, _AppCtxGlobals
 from .globals import _cv_ctx
@@ -41,7 +43,9 @@ from .wsgi import wsgi_app as _wsgi_app
 if TYPE_CHECKING:  # pragma: no cover
     from .blueprints import Blueprint
     from .sessions import SessionMixin
-    from .testing import ErlenClient
+    from .testing import ErlenCliRunner, ErlenClient
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
 
@@ -149,8 +153,14 @@ class Erlen(AppTemplatingMixin, Pipeline, Scaffold):
         ] = []
         self.teardown_appcontext_funcs: list[ft.TeardownCallable] = []
         self.shell_context_processors: list[ft.ShellContextProcessorCallable] = []
+        #: ASGI lifespan work (see :mod:`erlen.lifespan`).
+        self.before_serving_funcs: list[Callable[[], Any]] = []
+        self.after_serving_funcs: list[Callable[[], Any]] = []
+        self.lifespan_contexts: list[Callable[[Erlen], Any]] = []
         self.blueprints: dict[str, Blueprint] = {}
         self.extensions: dict[str, Any] = {}
+        #: The app's click commands, run as ``erlen <command>`` (erlen.cli).
+        self.cli: AppGroup = AppGroup(self.name)
         self.url_map = self.url_map_class(host_matching=host_matching)
         self.subdomain_matching = subdomain_matching
         self._got_first_request = False
@@ -320,6 +330,37 @@ class Erlen(AppTemplatingMixin, Pipeline, Scaffold):
         return f
 
     @setupmethod
+    def before_serving(self, f: F) -> F:
+        """Run ``f()`` (sync or async) once per ASGI worker, before it serves.
+
+        Runs inside an application context, during the lifespan startup.
+        """
+        self.before_serving_funcs.append(f)
+        return f
+
+    @setupmethod
+    def after_serving(self, f: F) -> F:
+        """Run ``f()`` (sync or async) once per ASGI worker, at shutdown."""
+        self.after_serving_funcs.append(f)
+        return f
+
+    @setupmethod
+    def lifespan(self, factory: F) -> F:
+        """Register an async context manager factory ``factory(app)``.
+
+        It is entered at ASGI startup and exited at shutdown::
+
+            @app.lifespan
+            @contextlib.asynccontextmanager
+            async def pool(app):
+                app.extensions["pool"] = await create_pool()
+                yield
+                await app.extensions["pool"].close()
+        """
+        self.lifespan_contexts.append(factory)
+        return factory
+
+    @setupmethod
     def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
         """Register a blueprint's routes, hooks and handlers on the app.
 
@@ -356,6 +397,13 @@ class Erlen(AppTemplatingMixin, Pipeline, Scaffold):
             return self.request_context(builder.get_environ())
         finally:
             builder.close()
+
+    def test_cli_runner(self, **kwargs: Any) -> ErlenCliRunner:
+        """Return a runner for testing the app's CLI commands (erlen.testing)."""
+        cls = self.test_cli_runner_class
+        if cls is None:
+            from .testing import ErlenCliRunner as cls
+        return cls(self, **kwargs)  # type: ignore[no-any-return]
 
     def test_client(self, use_cookies: bool = True, **kwargs: Any) -> ErlenClient:
         """Return a test client for this app (see :mod:`erlen.testing`)."""
@@ -500,12 +548,20 @@ class Erlen(AppTemplatingMixin, Pipeline, Scaffold):
 
     # -- protocol entry points ---------------------------------------------------------
     wsgi_app = _wsgi_app
+    asgi_app = _asgi_app
 
     def __call__(
-        self, environ: ft.WSGIEnvironment, start_response: ft.StartResponse
+        self, environ_or_scope: Any, start_response_or_receive: Any, send: Any = None
     ) -> Any:
-        """Serve one WSGI request (PEP 3333); calls :attr:`wsgi_app`."""
-        return self.wsgi_app(environ, start_response)
+        """Serve one WSGI request, or return the coroutine for one ASGI connection.
+
+        WSGI servers call ``app(environ, start_response)`` (PEP 3333); ASGI servers
+        ``await app(scope, receive, send)`` (ASGI 3). They go to :attr:`wsgi_app`
+        and :attr:`asgi_app`, which middleware may wrap.
+        """
+        if send is None:
+            return self.wsgi_app(environ_or_scope, start_response_or_receive)
+        return self.asgi_app(environ_or_scope, start_response_or_receive, send)
 
 
 def _env_flag(*names: str) -> bool:

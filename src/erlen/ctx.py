@@ -177,6 +177,9 @@ class RequestContext(AppContext):
         self._after_request_functions: list[Callable[[Response], Response]] | None = (
             None
         )
+        #: Whether the request carries cookies, when the adapter knows it
+        #: without building the environ (ASGI); None means "look in the environ".
+        self._cookie: bool | None = None
         #: Messages flashed during this request, once read.
         self.flashes: list[tuple[str, str]] | None = None
         #: The context that owns ``g`` and the app-context teardown (self or outer).
@@ -245,25 +248,38 @@ class RequestContext(AppContext):
         """Run teardown functions, close the request, restore the previous context."""
         if exc is _sentinel:
             exc = sys.exc_info()[1]
+        try:
+            self._teardown(exc)
+        finally:
+            self._restore()
+
+    def _teardown(self, exc: BaseException | None) -> None:
+        """Run the teardown functions and close the request; the context stays.
+
+        Separate from :meth:`_restore` so the ASGI adapter can run user code in
+        a worker thread and restore the context variable on the event loop.
+        """
         app = self.app
         try:
             app.do_teardown_request(exc)
             self.request.close()
         finally:
-            try:
-                if self._owner() is self:
-                    app.do_teardown_appcontext(exc)
-            finally:
-                token = self._token
-                ctx = _cv_ctx.get(None)
-                if ctx is not self or token is None:
-                    raise AssertionError(
-                        f"Popped the wrong request context ({ctx!r} instead of {self!r})."
-                    )
-                _cv_ctx.reset(token)
-                self._token = None
-                if self._appctx is self and signals.appcontext_popped.receivers:
-                    signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
+            if self._owner() is self:
+                app.do_teardown_appcontext(exc)
+
+    def _restore(self) -> None:
+        """Make the context that was current before :meth:`push` current again."""
+        token = self._token
+        ctx = _cv_ctx.get(None)
+        if ctx is not self or token is None:
+            raise AssertionError(
+                f"Popped the wrong request context ({ctx!r} instead of {self!r})."
+            )
+        _cv_ctx.reset(token)
+        self._token = None
+        if self._appctx is self and signals.appcontext_popped.receivers:
+            app = self.app
+            signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
 
     def __enter__(self) -> RequestContext:
         self.push()

@@ -180,14 +180,27 @@ def stream_with_context(
         )
 
     def generator() -> Iterator[Any]:
-        token = _cv_ctx.set(ctx)
+        # The context is set around each step, not across the whole generator:
+        # an ASGI server runs each step in a worker thread with its own
+        # context, so a token must be reset in the context that set it.
         try:
-            yield from gen
+            while True:
+                token = _cv_ctx.set(ctx)
+                try:
+                    chunk = next(gen)
+                except StopIteration:
+                    return
+                finally:
+                    _cv_ctx.reset(token)
+                yield chunk
         finally:
             close = getattr(gen, "close", None)
             if close is not None:
-                close()
-            _cv_ctx.reset(token)
+                token = _cv_ctx.set(ctx)
+                try:
+                    close()
+                finally:
+                    _cv_ctx.reset(token)
 
     return generator()
 

@@ -71,12 +71,14 @@ class Plan:
     """What the app must do per request, decided once from its current setup."""
 
     __slots__ = (
+        "async_views",
         "chains",
         "dynamic",
         "inline",
         "json_bytes",
         "json_mimetype",
         "static",
+        "static_decoded",
         "teardown",
     )
 
@@ -99,10 +101,15 @@ class Plan:
         self.inline = no_signals and not overridden
         #: ``{endpoint or None: HookChain}``, filled as endpoints are seen.
         self.chains: dict[str | None, HookChain] = {}
-        #: ``{wsgi path: {method: (rule, defaults, hooks)}}`` for the inline path.
+        #: ``{wsgi path: {method: (rule, defaults, hooks)}}`` for the inline path
+        #: (keys in the WSGI form of the path: UTF-8 bytes read as latin-1).
         self.static: dict[str, dict[str, Any]] = {}
+        #: The same table keyed by the decoded path (the ASGI scope's form).
+        self.static_decoded: dict[str, dict[str, Any]] = {}
+        #: ``{endpoint: how the ASGI adapter calls the view}``, filled on first use.
+        self.async_views: dict[str, int] = {}
         if self.inline and url_map.fast_path_ok:
-            for path, by_method in url_map.static_routes_wsgi.items():
+            for path, by_method in url_map.static_routes.items():
                 table = {}
                 for method, rule in by_method.items():
                     if method == "OPTIONS" or method == "*" or rule.websocket:
@@ -113,7 +120,8 @@ class Plan:
                         self.chain_for(app, rule.endpoint),
                     )
                 if table:
-                    self.static[path] = table
+                    self.static_decoded[path] = table
+                    self.static[path.encode().decode("latin-1")] = table
         #: Dynamic rules may be matched on the fast path (no host/subdomain).
         self.dynamic = self.inline and url_map.fast_path_ok
         #: The provider's body function when its ``response`` is the default one.
@@ -169,16 +177,15 @@ def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
     """Run ``coro`` to completion on this thread's persistent event loop.
 
     A WSGI worker thread keeps one loop for its lifetime instead of creating a
-    loop per call (what ``asyncio.run`` would do).
+    loop per call (what ``asyncio.run`` would do). On a thread whose loop is
+    running (an ASGI server's), the coroutine is returned for the caller to await.
     """
+    if asyncio._get_running_loop() is not None:
+        # Called on the server's loop (ASGI): the async caller awaits it.
+        return coro
     loop = getattr(_loops, "loop", None)
     if loop is None or loop.is_closed():
         loop = _loops.loop = asyncio.new_event_loop()
-    if loop.is_running():  # pragma: no cover - defensive
-        raise RuntimeError(
-            "An async view or hook was called from inside a running event loop"
-            " through the WSGI path; serve the app over ASGI instead."
-        )
     return loop.run_until_complete(coro)
 
 
@@ -284,6 +291,103 @@ class Pipeline:
     def raise_routing_exception(self, request: Request) -> None:
         """Raise the routing error stored on ``request``."""
         raise request.routing_exception  # type: ignore[misc]
+
+    # -- the inline pipeline (used by the adapters when the plan allows) -----------------
+    def _dispatch_inline(
+        self: Erlen,  # type: ignore[misc]
+        ctx: RequestContext,
+        rule: Any,
+        hooks: HookChain | None,
+    ) -> Response | tuple[bytes, str]:
+        """Run hooks, view and after-hooks for a matched (or failed) request.
+
+        The adapters call this when :attr:`Plan.inline` holds, after matching.
+        It makes the same decisions, in the same order, as
+        :meth:`full_dispatch_request` + :meth:`finalize_request`. Returns a
+        Response, or ``(body, content_type)`` for a 200 with no after-request
+        work, which the adapter writes without a Response object.
+        """
+        req = ctx.request
+        endpoint = None if rule is None else rule.endpoint
+        if hooks is None:
+            plan: Plan = self._plan  # type: ignore[assignment]
+            hooks = plan.chains.get(endpoint) or plan.chain_for(self, endpoint)
+        try:
+            if hooks.url_value_preprocessors:
+                for func in hooks.url_value_preprocessors:
+                    func(endpoint, req.view_args)
+            rv = None
+            for func in hooks.before:
+                rv = func()
+                if rv is not None:
+                    if type(rv) is CoroutineType:
+                        rv = run_coroutine(rv)
+                    if rv is not None:
+                        break
+            if rv is None:
+                if rule is None:
+                    raise req.routing_exception  # type: ignore[misc]
+                rv = self.view_functions[endpoint](**req.view_args)  # type: ignore[index]
+        except Exception as e:
+            rv = self.handle_user_exception(e)
+        kind = type(rv)
+        if kind is CoroutineType:
+            rv = run_coroutine(rv)
+            kind = type(rv)
+        fast = self._fast_body(ctx, rv, kind, hooks)
+        if fast is not None:
+            return fast
+        return self._after_inline(ctx, rv, hooks)
+
+    def _fast_body(
+        self: Erlen,  # type: ignore[misc]
+        ctx: RequestContext,
+        rv: Any,
+        kind: type,
+        hooks: HookChain,
+    ) -> tuple[bytes, str] | None:
+        """Return ``(body, content_type)`` when ``rv`` needs no Response object."""
+        # PERF: no after-request work — str/bytes/JSON go straight to the wire.
+        if (
+            hooks.after
+            or ctx._session is not None
+            or ctx._after_request_functions is not None
+        ):
+            return None
+        cookie = ctx._cookie
+        if cookie is None:
+            cookie = "HTTP_COOKIE" in ctx.request.environ
+        if cookie:
+            return None
+        if kind is str:
+            return rv.encode(), _HTML
+        if kind is bytes:
+            return rv, _HTML
+        if kind is dict or kind is list:
+            plan: Plan = self._plan  # type: ignore[assignment]
+            if plan.json_bytes is not None:
+                return plan.json_bytes(rv), plan.json_mimetype
+        return None
+
+    def _after_inline(
+        self: Erlen,  # type: ignore[misc]
+        ctx: RequestContext,
+        rv: Any,
+        hooks: HookChain,
+    ) -> Response:
+        """Make the response and run the after-request work (sync callables)."""
+        response = self.make_response(rv)
+        funcs = ctx._after_request_functions
+        if funcs:
+            for func in funcs:
+                response = _resolve(func(response))
+        for func in hooks.after:
+            response = func(response)
+            if type(response) is CoroutineType:
+                response = run_coroutine(response)
+        if ctx._session is not None or "HTTP_COOKIE" in ctx.request.environ:
+            self._save_session(ctx, response)
+        return response
 
     # -- dispatch -------------------------------------------------------------------------
     def full_dispatch_request(self: Erlen) -> Response:  # type: ignore[misc]
@@ -457,6 +561,12 @@ class Pipeline:
             self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
         ):
             e.show_exception = True
+        # -- erlen addition: debug-mode explanations (docs/debugging.md) --------
+        if isinstance(e, BadRequestKeyError | RequestRedirect) and self.debug:
+            from .debug import explain_exception
+
+            explain_exception(self, e, _cv_ctx.get().request)  # type: ignore[arg-type]
+        # -- end erlen addition --------------------------------------------------
         if isinstance(e, HTTPException) and not self.trap_http_exception(e):
             return self.handle_http_exception(e)
         req: Request = _cv_ctx.get().request  # type: ignore[assignment]
@@ -475,6 +585,18 @@ class Pipeline:
         propagate = self.config["PROPAGATE_EXCEPTIONS"]
         if propagate is None:
             propagate = self.testing or self.debug
+            # -- erlen addition: the debug page (docs/debugging.md) ---------------
+            # Flask lets the exception reach Werkzeug's debugger; erlen renders
+            # its own page here, so it works under any server. Not in tests
+            # (TESTING wants the exception) nor with PROPAGATE_EXCEPTIONS set.
+            if propagate and not self.testing and self.config["DEBUG_PAGE"]:
+                from .debug import debug_response
+
+                page = debug_response(self, e)
+                if page is not None:
+                    return page
+                propagate = False  # Host not trusted: the production 500
+            # -- end erlen addition ----------------------------------------------
         if propagate:
             if exc_info[1] is e:
                 raise

@@ -11,7 +11,8 @@ Responses come back as :class:`TestResponse`, erlen's :class:`~erlen.wrappers.Re
 plus ``request``, ``history``, ``text`` and a ``json`` that works after the request.
 
 May import: erlen.globals (for :data:`~erlen.globals.PRESERVE_CONTEXT_KEY`),
-erlen.wrappers, erlen.typing. The app is passed in.
+erlen.wrappers, erlen.typing; erlen.cli lazily (for :class:`ErlenCliRunner`).
+The app is passed in.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import werkzeug.test
+from click.testing import CliRunner, Result
 from werkzeug.datastructures import Headers
 from werkzeug.test import ClientRedirectError
 from werkzeug.wsgi import get_current_url
@@ -235,7 +237,10 @@ class ErlenClient(werkzeug.test.Client):
         response_wrapper: type[Response] | None = None,
         use_cookies: bool = True,
         allow_subdomain_redirects: bool = False,
+        asgi: bool = False,
     ) -> None:
+        #: Send requests through the app's ASGI interface instead of WSGI.
+        self.asgi = asgi
         super().__init__(
             application,  # type: ignore[arg-type]
             None,
@@ -314,6 +319,22 @@ class ErlenClient(werkzeug.test.Client):
             # sent through open() too, and a 307/308 resends the previous body.
             response.call_on_close(environ["wsgi.input"].close)
         return response
+
+    def run_wsgi_app(
+        self, environ: WSGIEnvironment, buffered: bool = False
+    ) -> tuple[Iterable[bytes], str, Headers]:
+        """Run the app on ``environ`` (through ASGI when ``asgi=True``)."""
+        if not self.asgi:
+            return super().run_wsgi_app(environ, buffered=buffered)
+        from .testing_asgi import run_asgi
+
+        self._add_cookies_to_wsgi(environ)
+        chunks, status, headers, _ = run_asgi(self.application, environ)
+        url = urlsplit(get_current_url(environ))
+        self._update_cookies_from_response(
+            url.hostname or "localhost", url.path, headers.getlist("Set-Cookie")
+        )
+        return chunks, status, headers
 
     def _send(self, environ: WSGIEnvironment, buffered: bool) -> TestResponse:
         """Run the app on ``environ`` and wrap what it returned."""
@@ -427,4 +448,37 @@ class ErlenClient(werkzeug.test.Client):
         return f"<{type(self).__name__} {self.application!r}>"
 
 
-__all__ = ["EnvironBuilder", "ErlenClient", "TestResponse"]
+# -- CLI runner (erlen.cli) ------------------------------------------------------------
+class ErlenCliRunner(CliRunner):
+    """A :class:`click.testing.CliRunner` bound to an app; see ``app.test_cli_runner()``.
+
+    Example::
+
+        runner = app.test_cli_runner()
+        result = runner.invoke(args=["seed-db", "--count", "3"])
+        assert result.exit_code == 0, result.output
+    """
+
+    def __init__(self, app: Erlen, **kwargs: Any) -> None:
+        self.app = app
+        super().__init__(**kwargs)
+
+    def invoke(  # type: ignore[override]
+        self, cli: Any = None, args: Any = None, **kwargs: Any
+    ) -> Result:
+        """Run ``cli`` (default: ``app.cli``) with ``args`` against this app.
+
+        The command gets a :class:`~erlen.cli.ScriptInfo` that loads this app, so
+        :func:`~erlen.cli.with_appcontext` commands run in its context. Other
+        arguments are those of :meth:`click.testing.CliRunner.invoke`.
+        """
+        if cli is None:
+            cli = self.app.cli
+        if "obj" not in kwargs:
+            from .cli import ScriptInfo
+
+            kwargs["obj"] = ScriptInfo(create_app=lambda: self.app)
+        return super().invoke(cli, args, **kwargs)
+
+
+__all__ = ["EnvironBuilder", "ErlenCliRunner", "ErlenClient", "TestResponse"]

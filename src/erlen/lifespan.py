@@ -1,0 +1,83 @@
+"""The ASGI lifespan protocol: startup and shutdown work, once per worker.
+
+Register work on the app with ``@app.before_serving`` / ``@app.after_serving``
+(plain or ``async`` functions, run inside an application context) or with
+``@app.lifespan``, an async context manager factory that receives the app::
+
+    @app.lifespan
+    @contextlib.asynccontextmanager
+    async def database(app):
+        app.extensions["db"] = await connect()
+        yield
+        await app.extensions["db"].close()
+
+Startup runs before-serving functions in registration order, then enters the
+lifespan contexts; shutdown exits the contexts (last first), then runs the
+after-serving functions. A failure reports ``lifespan.startup.failed`` (or
+``.shutdown.failed``) with the error's type and message.
+
+May import: erlen.typing. The app is passed in.
+"""
+
+from __future__ import annotations
+
+import inspect
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import Erlen
+    from .typing import Receive, Scope, Send
+
+
+async def _call(func: Any) -> None:
+    rv = func()
+    if inspect.isawaitable(rv):
+        await rv
+
+
+async def startup(app: Erlen, stack: AsyncExitStack) -> None:
+    """Run the before-serving functions and enter the lifespan contexts."""
+    with app.app_context():
+        for func in app.before_serving_funcs:
+            await _call(func)
+        for factory in app.lifespan_contexts:
+            await stack.enter_async_context(factory(app))
+
+
+async def shutdown(app: Erlen, stack: AsyncExitStack) -> None:
+    """Exit the lifespan contexts, then run the after-serving functions."""
+    with app.app_context():
+        await stack.aclose()
+        for func in app.after_serving_funcs:
+            await _call(func)
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+async def run_lifespan(app: Erlen, scope: Scope, receive: Receive, send: Send) -> None:
+    """Serve one ``lifespan`` scope (the server calls this once per worker)."""
+    stack = AsyncExitStack()
+    message = await receive()
+    if message["type"] != "lifespan.startup":  # pragma: no cover - server bug
+        return
+    try:
+        await startup(app, stack)
+    except BaseException as e:
+        await send({"type": "lifespan.startup.failed", "message": _describe(e)})
+        app.logger.error("Startup failed: %s", _describe(e), exc_info=e)
+        return
+    await send({"type": "lifespan.startup.complete"})
+    message = await receive()
+    if message["type"] != "lifespan.shutdown":  # pragma: no cover - server bug
+        return
+    try:
+        await shutdown(app, stack)
+    except BaseException as e:
+        await send({"type": "lifespan.shutdown.failed", "message": _describe(e)})
+        app.logger.error("Shutdown failed: %s", _describe(e), exc_info=e)
+        return
+    await send({"type": "lifespan.shutdown.complete"})
