@@ -43,7 +43,7 @@ from .wsgi import wsgi_app as _wsgi_app
 if TYPE_CHECKING:  # pragma: no cover
     from .blueprints import Blueprint
     from .sessions import SessionMixin
-    from .testing import ErlenCliRunner, ErlenClient
+    from .testing import ErlenClient, ErlenCliRunner
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -5,8 +5,8 @@ it onto the app with the blueprint's URL prefix, subdomain and dotted name, and
 merges its hook dictionaries into the app's under that name — so at request time
 there is nothing blueprint-specific left to do but look up the chain.
 
-May import: erlen.scaffold, erlen.templating (its mixin), erlen.typing; erlen.globals
-and erlen.sending lazily, to serve static files.
+May import: erlen.scaffold, erlen.templating (its mixin), erlen.typing, erlen.cli
+(its AppGroup); erlen.globals and erlen.sending lazily, to serve static files.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from functools import update_wrapper
 from typing import TYPE_CHECKING, Any
 
 from . import typing as ft
+from .cli import AppGroup
 from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
 from .templating import BlueprintTemplatingMixin
 
@@ -131,6 +132,8 @@ class Blueprint(BlueprintTemplatingMixin, Scaffold):
         self.deferred_functions: list[DeferredSetupFunction] = []
         self.url_values_defaults = {} if url_defaults is None else url_defaults
         self.cli_group = cli_group
+        #: The blueprint's click commands; a group of ``erlen`` (see ``cli_group``).
+        self.cli: AppGroup = AppGroup(name)
         self._blueprints: list[tuple[Blueprint, dict[str, Any]]] = []
 
     def _check_setup_finished(self, f_name: str) -> None:
@@ -200,6 +203,7 @@ class Blueprint(BlueprintTemplatingMixin, Scaffold):
             self._merge_blueprint_funcs(app, name)
         for deferred in self.deferred_functions:
             deferred(state)
+        self._register_cli(app, name, options)
 
         for blueprint, bp_options in self._blueprints:
             bp_options = bp_options.copy()
@@ -225,6 +229,22 @@ class Blueprint(BlueprintTemplatingMixin, Scaffold):
                 bp_options["url_prefix"] = state.url_prefix
             bp_options["name_prefix"] = name
             blueprint.register(app, bp_options)
+
+    def _register_cli(self, app: Erlen, name: str, options: dict[str, Any]) -> None:
+        """Add the blueprint's commands to ``app.cli`` as Flask does.
+
+        ``cli_group`` (the option, else the blueprint's) left unset makes a group
+        named after the blueprint; ``None`` merges the commands into ``app.cli``;
+        a string names the group.
+        """
+        if not self.cli.commands:
+            return
+        group = options.get("cli_group", self.cli_group)
+        if group is None:
+            app.cli.commands.update(self.cli.commands)
+            return
+        self.cli.name = name if group is _sentinel else group
+        app.cli.add_command(self.cli)
 
     def _merge_blueprint_funcs(self, app: Erlen, name: str) -> None:
         def extend(bp_dict: dict[Any, list[Any]], parent_dict: dict[Any, Any]) -> None:

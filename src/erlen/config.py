@@ -32,8 +32,8 @@ _MISSING_FILE_ERRNOS = frozenset((errno.ENOENT, errno.EISDIR, errno.ENOTDIR))
 
 
 # Flask 3.1's ``Flask.default_config``, key for key (tests/test_config.py
-# compares the two). erlen adds no keys yet; any addition gets a comment here
-# and a line in docs/config.md.
+# compares the two), then erlen's additions, each with a comment here and a
+# line in docs/config.md.
 DEFAULT_CONFIG: ImmutableDict[str, Any] = ImmutableDict(
     {
         "DEBUG": None,
@@ -65,6 +65,9 @@ DEFAULT_CONFIG: ImmutableDict[str, Any] = ImmutableDict(
         "TEMPLATES_AUTO_RELOAD": None,
         "MAX_COOKIE_SIZE": 4093,
         "PROVIDE_AUTOMATIC_OPTIONS": True,
+        # erlen addition: in debug mode, render the debug page (erlen.debug) for
+        # an unhandled exception instead of raising it to the server.
+        "DEBUG_PAGE": True,
     }
 )
 

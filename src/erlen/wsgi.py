@@ -13,21 +13,17 @@ May import: erlen.ctx, erlen.globals, erlen.pipeline, erlen.typing.
 from __future__ import annotations
 
 import sys
-from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException
 
 from .ctx import RequestContext
 from .globals import PRESERVE_CONTEXT_KEY, _cv_ctx
-from .pipeline import _resolve, run_coroutine
 from .routing import RedirectRequired
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import Erlen
     from .typing import StartResponse, WSGIEnvironment
-
-_HTML = "text/html; charset=utf-8"
 
 
 def wsgi_app(
@@ -74,73 +70,18 @@ def wsgi_app(
                 else:
                     rule = None
                 if rule is not None or req.routing_exception is not None:
-                    endpoint = None if rule is None else rule.endpoint
-                    if hooks is None:
-                        hooks = plan.chains.get(endpoint) or plan.chain_for(
-                            self, endpoint
+                    result = self._dispatch_inline(ctx, rule, hooks)
+                    if type(result) is tuple:
+                        body, ctype = result
+                        start_response(
+                            "200 OK",
+                            [
+                                ("Content-Type", ctype),
+                                ("Content-Length", str(len(body))),
+                            ],
                         )
-                    try:
-                        if hooks.url_value_preprocessors:
-                            for func in hooks.url_value_preprocessors:
-                                func(endpoint, req.view_args)
-                        rv = None
-                        for func in hooks.before:
-                            rv = func()
-                            if rv is not None:
-                                if type(rv) is CoroutineType:
-                                    rv = run_coroutine(rv)
-                                if rv is not None:
-                                    break
-                        if rv is None:
-                            if rule is None:
-                                raise req.routing_exception  # type: ignore[misc]
-                            rv = self.view_functions[endpoint](**req.view_args)  # type: ignore[index]
-                    except Exception as e:
-                        rv = self.handle_user_exception(e)
-                    kind = type(rv)
-                    if kind is CoroutineType:
-                        rv = run_coroutine(rv)
-                        kind = type(rv)
-                    if (
-                        not hooks.after
-                        and ctx._session is None
-                        and ctx._after_request_functions is None
-                        and "HTTP_COOKIE" not in environ
-                    ):
-                        # No after-request work: str/bytes/JSON skip the
-                        # Response object entirely.
-                        if kind is str:
-                            body = rv.encode()
-                            ctype = _HTML
-                        elif kind is bytes:
-                            body = rv
-                            ctype = _HTML
-                        elif (kind is dict or kind is list) and plan.json_bytes:
-                            body = plan.json_bytes(rv)
-                            ctype = plan.json_mimetype
-                        else:
-                            body = None
-                        if body is not None:
-                            start_response(
-                                "200 OK",
-                                [
-                                    ("Content-Type", ctype),
-                                    ("Content-Length", str(len(body))),
-                                ],
-                            )
-                            return [] if method == "HEAD" else [body]
-                    response = self.make_response(rv)
-                    funcs = ctx._after_request_functions
-                    if funcs:
-                        for func in funcs:
-                            response = _resolve(func(response))
-                    for func in hooks.after:
-                        response = func(response)
-                        if type(response) is CoroutineType:
-                            response = run_coroutine(response)
-                    if ctx._session is not None or "HTTP_COOKIE" in environ:
-                        self._save_session(ctx, response)
-                    return response(environ, start_response)
+                        return [] if method == "HEAD" else [body]
+                    return result(environ, start_response)
             response = self.full_dispatch_request()
             # Writing validates the headers; a bad one becomes a handled 500.
             return response(environ, start_response)
