@@ -528,15 +528,6 @@ class Erlen(AppTemplatingMixin, Pipeline, Scaffold):
             " WSGI server meanwhile, e.g. `gunicorn module:app`."
         )
 
-    def send_static_file(self, filename: str) -> Response:
-        """Serve ``filename`` from the static folder (the ``static`` endpoint)."""
-        from .helpers import send_from_directory
-
-        if not self.has_static_folder:
-            raise RuntimeError("'static_folder' must be set to serve static_files.")
-        max_age = self.get_send_file_max_age(filename)
-        return send_from_directory(self.static_folder, filename, max_age=max_age)  # type: ignore[arg-type]
-
     def get_send_file_max_age(self, filename: str | None) -> int | None:
         """Return the cache max-age for ``filename`` (SEND_FILE_MAX_AGE_DEFAULT)."""
         value = self.config["SEND_FILE_MAX_AGE_DEFAULT"]

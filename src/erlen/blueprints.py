@@ -24,7 +24,6 @@ from .templating import BlueprintTemplatingMixin
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import Erlen
-    from .wrappers import Response
 
 DeferredSetupFunction = Callable[["BlueprintSetupState"], None]
 
@@ -290,15 +289,6 @@ class Blueprint(BlueprintTemplatingMixin, Scaffold):
                 **options,
             )
         )
-
-    def send_static_file(self, filename: str) -> Response:
-        """Serve ``filename`` from this blueprint's static folder."""
-        from .sending import send_from_directory
-
-        if not self.has_static_folder:
-            raise RuntimeError("'static_folder' must be set to serve static_files.")
-        max_age = self.get_send_file_max_age(filename)
-        return send_from_directory(self.static_folder, filename, max_age=max_age)  # type: ignore[arg-type]
 
     def get_send_file_max_age(self, filename: str | None) -> int | None:
         """Return the cache max-age for a static file; the app's by default.

@@ -6,7 +6,7 @@ over an imperative method. Registration is closed once the app has handled its
 first request (or a blueprint has been registered), because erlen precomputes
 hook chains then.
 
-May import: erlen.typing, erlen.helpers (for static files, lazily). Knows nothing
+May import: erlen.typing, erlen.sending (for static files, lazily). Knows nothing
 about requests in flight.
 """
 
@@ -164,6 +164,15 @@ class Scaffold:
         if value is not None:
             value = value.rstrip("/")
         self._static_url_path = value
+
+    def send_static_file(self, filename: str) -> Any:
+        """Serve ``filename`` from the static folder (the ``static`` endpoint)."""
+        from .sending import send_from_directory
+
+        if not self.has_static_folder:
+            raise RuntimeError("'static_folder' must be set to serve static_files.")
+        max_age = self.get_send_file_max_age(filename)  # type: ignore[attr-defined]
+        return send_from_directory(self.static_folder, filename, max_age=max_age)  # type: ignore[arg-type]
 
     def open_resource(
         self, resource: str, mode: str = "rb", encoding: str | None = "utf-8"
