@@ -411,7 +411,13 @@ class ErlenGroup(AppGroup):
             # processed now, so the help lists the app's commands too.
             _env_file_option.handle_parse_result(ctx, {}, [])
             _app_option.handle_parse_result(ctx, {}, [])
-        return super().parse_args(ctx, args)
+        try:
+            return super().parse_args(ctx, args)
+        except BaseException:
+            # Help and usage errors end the command here, before click would
+            # close the context: pop the app context get_command pushed.
+            ctx.close()
+            raise
 
 
 #: Flask's name for :class:`ErlenGroup`.
@@ -539,7 +545,7 @@ def run_command(
     if ":" in url_host:
         url_host = f"[{url_host}]"
     show_server_banner(
-        info.import_path or app.name, debug, f"{scheme}://{url_host}:{port}", host
+        info.app_import_path or app.name, debug, f"{scheme}://{url_host}:{port}", host
     )
     from . import serving
 

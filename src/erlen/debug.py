@@ -246,7 +246,7 @@ class _Frame:
 class _Exception:
     """One exception of the chain: its summary, frames and link to the next."""
 
-    __slots__ = ("frames", "link", "omitted", "summary", "type_name")
+    __slots__ = ("frames", "link", "message", "omitted", "summary", "type_name")
 
     def __init__(self, exc: BaseException, link: str | None) -> None:
         cls = type(exc)
@@ -257,6 +257,10 @@ class _Exception:
             else f"{module}.{cls.__qualname__}"
         )
         self.summary = "".join(traceback.format_exception_only(cls, exc)).rstrip()
+        try:
+            self.message = str(exc)
+        except Exception:
+            self.message = "<str() of the exception failed>"
         if isinstance(exc, BaseExceptionGroup):
             subs = "\n".join(
                 "  " + "".join(traceback.format_exception_only(type(s), s)).rstrip()
@@ -348,12 +352,18 @@ _NOTE = (
     " It reveals source code and local values: never turn debug mode on in"
     " production. The page has no interactive console, so no PIN is needed."
 )
+_TEXT_NOTE = (
+    "Frames of erlen, the standard library and installed packages are marked"
+    " [library] and shortened; a browser (Accept: text/html) gets all details."
+)
 
 
 def render_text(error: BaseException, request: Request | None = None) -> str:
     """Render the debug page for ``error`` as plain text."""
     chain = _chain(error)
-    out = [f"erlen debug page: {chain[-1].type_name}", "", _NOTE, ""]
+    last = chain[-1]
+    headline = f"{last.type_name}: {last.message}" if last.message else last.type_name
+    out = [f"erlen debug page: {headline}", "", _NOTE, _TEXT_NOTE, ""]
     for exc in chain:
         out.append("Traceback (most recent call last):")
         for i, frame in enumerate(exc.frames):
@@ -365,9 +375,11 @@ def render_text(error: BaseException, request: Request | None = None) -> str:
                 f" in {frame.function}{kind}"
             )
             for number, line in frame.source:
-                marker = ">" if number == frame.lineno else " "
-                out.append(f"    {marker} {number:>5} | {line}")
-            if frame.locals:
+                if number == frame.lineno:
+                    out.append(f"    > {number:>5} | {line}")
+                elif not frame.library:  # library frames: the current line only
+                    out.append(f"      {number:>5} | {line}")
+            if frame.locals and not frame.library:
                 out.append("    Locals:")
                 out.extend(f"      {name} = {value}" for name, value in frame.locals)
         out.append(exc.summary)
@@ -439,7 +451,7 @@ def render_html(error: BaseException, request: Request | None = None) -> str:
     """Render the debug page for ``error`` as HTML; every value is escaped."""
     chain = _chain(error)
     last = chain[-1]
-    message = last.summary.partition(":")[2].strip() or last.summary
+    message = last.message
     out = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         f"<title>{_e(last.type_name)} // erlen debug page</title>",

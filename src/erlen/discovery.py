@@ -109,9 +109,13 @@ def _is_app(value: Any) -> bool:
     return isinstance(value, Erlen)
 
 
+def _is_flask_app(value: Any) -> bool:
+    return type(value).__module__.partition(".")[0] == "flask"
+
+
 def _not_an_erlen_app(value: Any, where: str) -> NoAppException:
     message = f"A valid erlen application was not obtained from {where!r}."
-    if type(value).__module__.partition(".")[0] == "flask":
+    if _is_flask_app(value):
         message += (
             " It is a Flask app: create it with erlen.Erlen (or `from erlen"
             " import Flask`) to run it with erlen."
@@ -182,6 +186,9 @@ def find_best_app(module: ModuleType) -> Erlen:
             if _is_app(app):
                 return app  # type: ignore[no-any-return]
             raise _not_an_erlen_app(app, f"{module.__name__}:{name}()")
+    for name, value in vars(module).items():
+        if _is_flask_app(value):
+            raise _not_an_erlen_app(value, f"{module.__name__}:{name}")
     raise NoAppException(
         f"Failed to find an erlen application or factory in module"
         f" {module.__name__!r}: no 'app' or 'application' attribute, no Erlen"

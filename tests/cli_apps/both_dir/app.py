@@ -1,0 +1,3 @@
+from erlen import Erlen
+
+app = Erlen("both_dir_from_app_py")

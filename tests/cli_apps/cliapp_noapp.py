@@ -1,0 +1,3 @@
+"""No app at all."""
+
+VALUE = 1
