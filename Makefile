@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## Start the demo application on http://127.0.0.1:5000
+## Start the example notes app (examples/notes) on http://127.0.0.1:5000
 run: $(STAMP)
-	$(VENV)/bin/gunicorn --bind 127.0.0.1:5000 --chdir examples/hello app:app
+	cd examples/notes && ../../$(VENV)/bin/erlen --app notes run --host 127.0.0.1 --port 5000
 
 ## Run every test with line coverage of src/erlen
 test: $(STAMP)

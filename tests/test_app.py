@@ -201,9 +201,10 @@ def test_url_map_lists_rules(app):
     assert rule.arguments == {"uid"}
 
 
-def test_run_is_not_available_yet(app):
-    with pytest.raises(NotImplementedError, match="gunicorn"):
-        app.run()
+def test_run_does_nothing_under_the_cli(app, monkeypatch, recwarn):
+    # The erlen command sets this; app.run() in the module must not serve.
+    monkeypatch.setenv("ERLEN_RUN_FROM_CLI", "true")
+    app.run()  # returns at once instead of serving
 
 
 def test_example_from_issue(app, client):
@@ -390,3 +391,11 @@ def test_custom_request_and_response_classes(protocol):
     assert rv.data == b"HEY"
     assert rv.mimetype == "text/plain"
     assert isinstance(rv, MyResponse)
+
+
+def test_app_call_is_marked_for_asgi_auto_detection():
+    import asyncio
+
+    app = Erlen(__name__, static_folder=None)
+    # uvicorn's "auto" interface picks ASGI 3 when this holds.
+    assert asyncio.iscoroutinefunction(app.__call__)

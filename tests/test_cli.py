@@ -834,13 +834,6 @@ def test_run_discovered_app_passes_its_file(runner, served, monkeypatch):
     assert " * Serving erlen app 'appfile_dir_app'" in result.output
 
 
-def test_run_without_server_is_a_clear_error(runner):
-    result = run(runner, "--app", "cliapp_hello", "run")
-    assert result.exit_code == 1
-    assert "arrives with erlen's ASGI adapter" in result.output
-    assert "Traceback" not in result.output
-
-
 def test_run_app_import_error(runner, served):
     result = run(runner, "--app", "cliapp_broken", "run")
     assert result.exit_code == 1

@@ -23,7 +23,13 @@ from erlen.config import DEFAULT_CONFIG, Config, ConfigAttribute, make_timedelta
 
 
 #: Keys erlen adds after Flask's (each documented in docs/config.md).
-ERLEN_ADDED_KEYS = ["DEBUG_PAGE"]
+ERLEN_ADDED_KEYS = [
+    "DEBUG_PAGE",
+    "WEBSOCKET_MAX_MESSAGE_SIZE",
+    "WEBSOCKET_ALLOWED_ORIGINS",
+    "ASGI_SYNC_INLINE",
+    "ASGI_THREADS",
+]
 
 
 def test_default_config_matches_flask() -> None:

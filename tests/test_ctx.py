@@ -205,3 +205,39 @@ def test_request_context_repr_and_session_outside(app):
         assert "GET" in repr(ctx) and "/r" in repr(ctx)
     with app.app_context() as actx, pytest.raises(RuntimeError):
         actx.session  # noqa: B018
+
+
+def test_request_context_makes_no_reference_cycle(app):
+    import gc
+
+    @app.teardown_request
+    def td(exc):
+        pass
+
+    @app.route("/")
+    def index():
+        from erlen import g
+
+        g.x = 1
+        return "x"
+
+    client = app.test_client()
+    client.get("/")
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(20):
+            client.get("/")
+        # Only the test client's own bookkeeping may create cycles; the
+        # request contexts themselves must not.
+        from erlen.ctx import RequestContext
+
+        found = [o for o in gc.garbage if isinstance(o, RequestContext)]
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        found = [o for o in gc.garbage if isinstance(o, RequestContext)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert found == []

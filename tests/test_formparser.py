@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import Headers, ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import (
     BadRequest,
     ClientDisconnected,
@@ -24,12 +24,14 @@ from werkzeug.exceptions import (
 )
 from werkzeug.formparser import parse_form_data as wz_parse_form_data
 from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import MultipartDecoder
 from werkzeug.test import EnvironBuilder
 from werkzeug.utils import secure_filename
 
 from erlen.formparser import (
     CHUNK_SIZE,
     MAX_FORM_MEMORY_TOTAL,
+    ONE_READ_MAX,
     SPOOL_MAX_SIZE,
     MultipartParser,
     UrlencodedParser,
@@ -37,9 +39,12 @@ from erlen.formparser import (
     default_stream_factory,
     form_memory_budget,
     get_input_stream,
+    multidict_from_lists,
     parse_boundary,
     parse_form_data,
     parse_qsl_limited,
+    parse_query,
+    read_small_body,
 )
 
 B = b"bNd"
@@ -221,6 +226,57 @@ def test_missing_wsgi_input_is_empty() -> None:
     assert get_input_stream({"CONTENT_LENGTH": "3"}).read() == b""
 
 
+class Trickle(io.RawIOBase):
+    """A stream that hands out at most *step* bytes per read, counting reads."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data = data
+        self.step = step
+        self.reads = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        self.reads += 1
+        n = self.step if size < 0 else min(size, self.step)
+        out, self.data = self.data[:n], self.data[n:]
+        return out
+
+
+def test_read_small_body_reads_once_and_matches_the_stream() -> None:
+    env = environ(b"hello world")
+    spy = Trickle(b"hello world", 100)
+    env["wsgi.input"] = spy
+    assert read_small_body(env, 11) == b"hello world" and spy.reads == 1
+    # Short reads are continued until Content-Length, as LimitedStream does.
+    env["wsgi.input"] = Trickle(b"hello world", 3)
+    assert read_small_body(env, 11) == b"hello world"
+    env["wsgi.input"] = Trickle(b"hello world, and more", 3)
+    assert read_small_body(env, 5) == b"hello"
+    assert read_small_body({}, 5) == b""  # no wsgi.input
+    assert read_small_body(env, 0) == b""
+
+
+def test_read_small_body_declines_what_must_stream() -> None:
+    env = environ(b"x")
+    assert read_small_body(env, None) is None  # no Content-Length
+    assert read_small_body(env, ONE_READ_MAX + 1) is None
+    env["wsgi.input_terminated"] = True
+    assert read_small_body(env, 1) is None  # the server frames the body
+
+
+def test_read_small_body_errors_match_get_input_stream() -> None:
+    env = environ(b"x" * 10)
+    env["wsgi.input"] = EmptyForever(b"x" * 10)
+    with pytest.raises(RequestEntityTooLarge):
+        read_small_body(env, 10, max_content_length=5)
+    assert env["wsgi.input"].reads == 0
+    env = environ(b"short")
+    with pytest.raises(ClientDisconnected):
+        read_small_body(env, 100)
+
+
 # -- query strings and url-encoded bodies ------------------------------------------
 
 
@@ -323,6 +379,86 @@ def test_other_mimetypes_are_not_read() -> None:
     stream = EmptyForever(b"{}")
     form, files = parse_form_data(stream, "application/json", {})
     assert not form and not files and stream.reads == 0
+    assert parse_form_data(b"{}", "application/json", {}) == ({}, {})
+
+
+_QUERY_PIECES = ["a", "é", "=", "&", "+", "%", "%2", "%20", "%ff", "%C3%A9", "%zz"]
+_QUERY_PIECES += [";", " ", "%26", "%3D", "%2B", "&&", "=="]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_QUERY_PIECES), max_size=16))
+def test_parse_query_equals_parse_qsl_limited(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    expected = ImmutableMultiDict(parse_qsl_limited(text, None))
+    got = parse_query(text, None, cls=ImmutableMultiDict)
+    assert type(got) is ImmutableMultiDict
+    assert list(got.items(multi=True)) == list(expected.items(multi=True))
+    # The url-encoded body parser gives the same, whole or in pieces.
+    data = text.encode()
+    form, _ = parse_form_data(data, "application/x-www-form-urlencoded", {})
+    assert list(form.items(multi=True)) == list(expected.items(multi=True))
+    form, _ = parse_form_data(io.BytesIO(data), "application/x-www-form-urlencoded", {})
+    assert list(form.items(multi=True)) == list(expected.items(multi=True))
+
+
+def test_parse_query_limits() -> None:
+    ok = "&".join(f"k{i}=v" for i in range(1000))
+    assert len(parse_query(ok, 1000)) == 1000
+    with pytest.raises(BadRequest):
+        parse_query(ok + "&x=1", 1000)
+    with pytest.raises(RequestEntityTooLarge):
+        parse_query(ok + "&x=1", 1000, RequestEntityTooLarge)
+    assert parse_query("", 0) == MultiDict()
+
+
+def test_multidict_from_lists() -> None:
+    lists = {"a": ["1", "2"], "b": ["3"]}
+    pairs = [("a", "1"), ("a", "2"), ("b", "3")]
+    for cls in (MultiDict, ImmutableMultiDict):
+        made = multidict_from_lists(cls, {k: list(v) for k, v in lists.items()})
+        assert type(made) is cls and made == cls(pairs)
+        assert list(made.items(multi=True)) == pairs
+        assert made.getlist("a") == ["1", "2"] and made["b"] == "3"
+    with pytest.raises(TypeError):
+        multidict_from_lists(ImmutableMultiDict, {"a": ["1"]})["a"] = "2"
+
+    class Counting(MultiDict):  # type: ignore[type-arg]
+        made = 0
+
+        def __init__(self, mapping: Any = None) -> None:
+            Counting.made += 1
+            super().__init__(mapping)
+
+    made = multidict_from_lists(Counting, dict(lists))
+    assert Counting.made == 1 and list(made.items(multi=True)) == pairs
+
+
+def test_whole_bodies_parse_like_streams_and_keep_the_limits() -> None:
+    data = body(part("a", b"1"), part("f", b"x" * 70_000, filename="f.bin"))
+    opts = {"boundary": B.decode()}
+    whole = parse_form_data(data, "multipart/form-data", opts)
+    streamed = parse_form_data(io.BytesIO(data), "multipart/form-data", opts)
+    for form, files in (whole, streamed):
+        assert form.to_dict() == {"a": "1"}
+        assert files["f"].read() == b"x" * 70_000
+        files["f"].close()
+    with pytest.raises(RequestEntityTooLarge):
+        parse_form_data(data, "multipart/form-data", opts, max_form_parts=1)
+    urlencoded = "application/x-www-form-urlencoded"
+    with pytest.raises(RequestEntityTooLarge):  # the field limit
+        parse_form_data(b"a=" + b"x" * 11, urlencoded, {}, max_form_memory_size=10)
+    with pytest.raises(RequestEntityTooLarge):  # the field count
+        parse_form_data(b"a&b&c", urlencoded, {}, max_form_parts=2)
+    with pytest.raises(RequestEntityTooLarge):  # the total budget
+        parse_form_data(
+            b"a=1&b=" + b"x" * 30,
+            urlencoded,
+            {},
+            max_content_length=20,
+            max_form_memory_size=10,
+        )
+    assert parse_form_data(b"a=" + b"x" * 11, urlencoded, {})[0]["a"] == "x" * 11
 
 
 # -- multipart: normal bodies, compared with Werkzeug ----------------------------------
@@ -448,6 +584,93 @@ def test_feed_after_finish_is_an_error() -> None:
         parser.finish()
 
 
+def test_file_headers_match_werkzeug() -> None:
+    # The browser shape (one regex) and any other shape (line by line) alike.
+    data = body(
+        part("f", b"x", filename="a.txt", headers=(b"Content-Type: text/plain",)),
+        part("g", b"y", filename="b.txt"),
+        part(
+            "h",
+            b"z",
+            filename="c.txt",
+            headers=(b"content-type:  image/png ", b"X-Extra: 1", b"X-Fold: a", b" b"),
+        ),
+    )
+    env = EnvironBuilder(
+        method="POST",
+        data=data,
+        content_type="multipart/form-data; boundary=" + B.decode(),
+    ).get_environ()
+    _, _, wz_files = wz_parse_form_data(env, silent=False)
+    _, files = parse_form_data(data, "multipart/form-data", {"boundary": B.decode()})
+    for name in "fgh":
+        ours, theirs = files[name], wz_files[name]
+        assert isinstance(ours.headers, Headers)
+        assert list(ours.headers.items()) == list(theirs.headers.items())
+        assert ours.content_type == theirs.content_type
+        assert ours.filename == theirs.filename
+        ours.close()
+        theirs.close()
+
+
+_HEADER_PIECES = [b'Content-Disposition: form-data; name="', b"a", "\xe9".encode()]
+_HEADER_PIECES += [b'"', b'; filename="', b"\r\nContent-Type: ", b"text/plain", b" "]
+_HEADER_PIECES += [b"\t", b":", b"\r\n", b"\n", b"\r", b"x", b"\x0b", b";", b"%"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_HEADER_PIECES), min_size=1, max_size=10))
+def test_part_headers_split_like_werkzeug(pieces: list[bytes]) -> None:
+    block = b"".join(pieces)
+    expected = list(MultipartDecoder(B)._parse_headers(block).items())
+    data = b"--" + B + b"\r\n" + block + b"\r\n\r\nv\r\n" + close()
+    parser = MultipartParser(B)
+    try:
+        parser.feed(data)
+        _, files = parser.finish()
+    except BadRequest:
+        return  # no name, no disposition, or a blank line inside the block
+    for storage in files.values():
+        assert list(storage.headers.items()) == expected
+        storage.close()
+
+
+def test_data_starting_with_the_delimiter_is_an_empty_part() -> None:
+    # As in Werkzeug: the blank line after the headers may double as the line
+    # break of the next delimiter (RFC 2046 allows a part without a body).
+    data = (
+        b"--"
+        + B
+        + b'\r\nContent-Disposition: form-data; name="a"\r\n\r\n--'
+        + B
+        + b"\r\n"
+        + part("b", b"2")[len(B) + 4 :]
+        + close()
+    )
+    assert run(data) == ([("a", ""), ("b", "2")], [])
+    assert run([data[i : i + 1] for i in range(len(data))]) == run(data)
+    # Not followed by a line break or "--", it is data.
+    data = body(part("a", b"--" + B + b"x"))
+    assert run(data) == ([("a", "--" + B.decode() + "x")], [])
+
+
+def test_many_boundary_strings_without_line_breaks() -> None:
+    # Data made of "--boundary" copies: after a few, delimiters are searched for
+    # with their line break (LF and CR alike), still giving the same parts.
+    fake = b"--" + B + b"x"
+    data = body(
+        part("f", fake * 5_000, filename="f"),
+        part("g", fake * 3, lb=b"\r"),
+        part("h", b"x"),
+    )
+    fields, files = run(data)
+    assert fields == [("g", (fake * 3).decode()), ("h", "x")]
+    assert files == [("f", "f", fake * 5_000)]
+    assert run([data[i : i + 7] for i in range(0, len(data), 7)]) == (fields, files)
+    # The same in the preamble.
+    assert run(fake * 1000 + body(part("a", b"1")))[0] == [("a", "1")]
+
+
 # -- BAD_INPUTS 35-47 ------------------------------------------------------------------
 
 
@@ -525,11 +748,11 @@ def test_39_junk_before_and_after_is_skipped_with_bounded_memory() -> None:
         parser = MultipartParser(B)
         for i in range(0, len(junk), CHUNK_SIZE):
             parser.feed(junk[i : i + CHUNK_SIZE])
-        assert len(parser._pending) <= len(B) + 2  # only a possible delimiter start
+        assert len(parser._buf) <= len(B) + 2  # only a possible delimiter start
         parser.feed(body(part("a", b"1")))
         for i in range(0, len(junk), CHUNK_SIZE):
             parser.feed(junk[i : i + CHUNK_SIZE])
-        assert len(parser._decoder.buffer) == 0  # the epilogue is discarded
+        assert parser._buf == b""  # the epilogue is discarded
         form, _ = parser.finish()
         assert list(form.items()) == [("a", "1")]
     # The same in one chunk each.
@@ -671,7 +894,9 @@ _names = st.text(
         st.tuples(
             _names,
             st.binary(max_size=40)
-            | st.sampled_from([b"\r", b"\r\n", b"--bN", b"\n--bN-"]),
+            | st.sampled_from(
+                [b"\r", b"\r\n", b"--bN", b"\n--bN-", b"--bNd", b"--bNd--", b"--bNdx"]
+            ),
             st.booleans(),
         ),
         max_size=4,

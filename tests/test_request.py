@@ -792,6 +792,184 @@ def test_streams() -> None:
     assert Request(env).get_data() == b""
 
 
+class CountingInput(io.BytesIO):
+    """A wsgi.input that counts its reads."""
+
+    reads = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.reads += 1
+        return super().read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        self.reads += 1
+        return super().readinto(buffer)
+
+
+def form_environ(data: bytes = b"a=1&b=%C3%A9&a=2", **kwargs: Any) -> dict[str, Any]:
+    env = make_environ(
+        method="POST",
+        data=data,
+        content_type="application/x-www-form-urlencoded",
+        **kwargs,
+    )
+    env["wsgi.input"] = CountingInput(data)
+    return env
+
+
+def test_small_form_body_is_read_in_one_call() -> None:
+    env = form_environ()
+    req = Request(env)
+    assert list(req.form.items(multi=True)) == [("a", "1"), ("a", "2"), ("b", "é")]
+    assert type(req.form) is ImmutableMultiDict and req.files == {}
+    assert env["wsgi.input"].reads == 1
+    # The body is consumed, as after reading the stream to its end.
+    assert req.get_data() == b"" and req.stream.read() == b""
+    # A multipart body alike, with its files in the default spooled file.
+    env = make_environ(
+        method="POST",
+        data={"t": "x", "f": (io.BytesIO(b"data"), "f.txt", "text/plain")},
+    )
+    raw = env["wsgi.input"].read()
+    env["wsgi.input"] = CountingInput(raw)
+    req = Request(env)
+    assert req.form.to_dict() == {"t": "x"} and req.files["f"].read() == b"data"
+    assert req.files["f"].content_type == "text/plain"
+    assert type(req.files["f"].stream).__name__ == "SpooledTemporaryFile"
+    assert env["wsgi.input"].reads == 1
+    req.close()
+
+
+def test_form_body_short_of_its_length_is_400() -> None:
+    env = form_environ()
+    env["CONTENT_LENGTH"] = "100"
+    with pytest.raises(BadRequest):
+        Request(env).form  # noqa: B018
+
+
+def test_form_body_over_max_content_length_is_413_unread() -> None:
+    env = form_environ()
+    with app_config(MAX_CONTENT_LENGTH=5), pytest.raises(RequestEntityTooLarge):
+        Request(env).form  # noqa: B018
+    assert env["wsgi.input"].reads == 0
+
+
+def test_form_bodies_that_stream() -> None:
+    # Terminated input, or a body above the one-read size, go through self.stream.
+    env = form_environ(b"a=1")
+    env["wsgi.input_terminated"] = True
+    req = Request(env)
+    assert req.form.to_dict() == {"a": "1"}
+    assert req.stream is env["wsgi.input"]  # the server's, read by the parser
+    big = b"a=" + b"x" * (1024 * 1024)
+    env = form_environ(big)
+    req = Request(env)
+    req.max_form_memory_size = 2 * 1024 * 1024
+    assert len(req.form["a"]) == 1024 * 1024 and env["wsgi.input"].reads > 1
+
+
+def test_form_parsing_honours_subclass_overrides() -> None:
+    streams: list[str] = []
+    factories: list[str | None] = []
+
+    class Custom(Request):
+        @property
+        def stream(self) -> Any:
+            streams.append("used")
+            return io.BytesIO(b"x=1")
+
+        def _get_file_stream(self, *args: Any, **kwargs: Any) -> Any:
+            factories.append(kwargs.get("filename"))
+            return io.BytesIO()
+
+    assert Custom(form_environ()).form.to_dict() == {"x": "1"} and streams
+
+    class Limited(Request):
+        max_form_parts = 2  # a class attribute instead of the property
+
+    assert Limited(form_environ(b"a&b")).form.to_dict() == {"a": "", "b": ""}
+    with pytest.raises(RequestEntityTooLarge):
+        Limited(form_environ(b"a&b&c")).form  # noqa: B018
+    env = make_environ(method="POST", data={"f": (io.BytesIO(b"d"), "f.txt")})
+    env["wsgi.input"] = io.BytesIO(env["wsgi.input"].read())
+
+    class Files(Request):
+        def _get_file_stream(self, *args: Any, **kwargs: Any) -> Any:
+            factories.append(kwargs.get("filename"))
+            return io.BytesIO()
+
+    req = Files(env)
+    assert req.files["f"].read() == b"d" and factories == ["f.txt"]
+    assert isinstance(req.files["f"].stream, io.BytesIO)
+
+
+def test_form_limits_from_request_config_and_defaults() -> None:
+    env = form_environ(b"a=1&b=2&c=3")
+    req = Request(env)
+    req.max_form_parts = 2
+    with pytest.raises(RequestEntityTooLarge):
+        req.form  # noqa: B018
+    with app_config(MAX_FORM_PARTS=2), pytest.raises(RequestEntityTooLarge):
+        Request(form_environ(b"a=1&b=2&c=3")).form  # noqa: B018
+    with app_config(MAX_FORM_MEMORY_SIZE=3), pytest.raises(RequestEntityTooLarge):
+        Request(form_environ(b"a=1234")).form  # noqa: B018
+    with app_config(MAX_FORM_MEMORY_SIZE=3):
+        req = Request(form_environ(b"a=1234"))
+        req.max_form_memory_size = 10
+        assert req.form["a"] == "1234"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["12", "0012", " 12", "12 ", "-1", "+1", "1_0", "\uff11\uff12", "9" * 30, "", "x"],
+)
+def test_content_length_matches_werkzeug(value: str) -> None:
+    env = make_environ()
+    env["CONTENT_LENGTH"] = value
+    ours, theirs = twins(env)
+    assert ours.content_length == theirs.content_length
+    env["HTTP_TRANSFER_ENCODING"] = "chunked"
+    ours, theirs = twins(env)
+    assert ours.content_length == theirs.content_length is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "text/plain",
+        " Text/HTML ",
+        "multipart/form-data; boundary=abc",
+        "multipart/form-data;boundary=a-b_c.d",
+        "multipart/form-data; Boundary=abc ",
+        'multipart/form-data; boundary="quoted"',
+        "multipart/form-data; boundary=a%22b",
+        "multipart/form-data; boundary*=utf-8''x",
+        "text/plain; charset=utf-8; format=flowed",
+        "; charset=utf-8",
+        "text/plain;",
+        "text/plain; charset",
+    ],
+)
+def test_mimetype_and_params_match_werkzeug(value: str) -> None:
+    env = make_environ()
+    env["CONTENT_TYPE"] = value
+    ours, theirs = twins(env)
+    assert (ours.mimetype, ours.mimetype_params) == (
+        theirs.mimetype,
+        theirs.mimetype_params,
+    )
+
+
+def test_args_parse_like_werkzeug() -> None:
+    for qs in ("a=1&a=2&b", "x=%20y+z&&=v&k=", "é=ü", "q=a%26b%3Dc"):
+        env = make_environ(query_string=qs)
+        ours, theirs = twins(env)
+        assert type(ours.args) is ImmutableMultiDict
+        assert list(ours.args.items(multi=True)) == list(theirs.args.items(multi=True))
+    assert type(Request(make_environ()).args) is ImmutableMultiDict
+
+
 def test_malformed_multipart_is_400() -> None:
     # Werkzeug returns an empty form here; erlen answers 400.
     env = make_environ(

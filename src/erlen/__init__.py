@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from . import json as json
 from .app import Erlen as Erlen
+from .asgi import run_inline as run_inline
 from .blueprints import Blueprint as Blueprint
 from .config import Config as Config
 from .ctx import after_this_request as after_this_request
@@ -30,6 +31,7 @@ from .globals import current_app as current_app
 from .globals import g as g
 from .globals import request as request
 from .globals import session as session
+from .globals import websocket as _websocket_proxy
 from .helpers import abort as abort
 from .helpers import make_response as make_response
 from .helpers import redirect as redirect
@@ -53,8 +55,11 @@ from .templating import render_template as render_template
 from .templating import render_template_string as render_template_string
 from .templating import stream_template as stream_template
 from .templating import stream_template_string as stream_template_string
+from .websockets import WebsocketDisconnect as WebsocketDisconnect
 from .wrappers import Request as Request
 from .wrappers import Response as Response
+
+websocket = _websocket_proxy
 
 #: Flask's name for the application class, so ``from erlen import Flask`` works.
 Flask = Erlen
@@ -68,6 +73,7 @@ __all__ = [
     "Flask",
     "Request",
     "Response",
+    "WebsocketDisconnect",
     "abort",
     "after_this_request",
     "appcontext_popped",
@@ -94,6 +100,7 @@ __all__ = [
     "request_finished",
     "request_started",
     "request_tearing_down",
+    "run_inline",
     "send_file",
     "send_from_directory",
     "session",
@@ -102,4 +109,5 @@ __all__ = [
     "stream_with_context",
     "template_rendered",
     "url_for",
+    "websocket",
 ]

@@ -48,6 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
 F = TypeVar("F", bound=Callable[..., Any])
 
 _ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
+_WS_SCHEMES = {"http": "ws", "https": "wss"}
+_HTTP_SCHEMES = {"ws": "http", "wss": "https"}
 
 # Apps alive in this process; a signal gaining a receiver clears their plans so the
 # next request rechecks which work it must do.
@@ -461,7 +463,7 @@ class Erlen(AppTemplatingMixin, Pipeline, Scaffold):
 
         self.inject_url_defaults(endpoint, values)
         try:
-            domain, path = self.url_map.build(
+            rule, domain, path = self.url_map.build_rule(
                 endpoint,
                 values,
                 _method,
@@ -486,7 +488,14 @@ class Erlen(AppTemplatingMixin, Pipeline, Scaffold):
                 host = full
         rv = f"{script_root}{path}"
         if _external:
-            rv = f"{_scheme or scheme}://{host}{rv}"
+            scheme = _scheme or scheme
+            # A WebSocket endpoint gets ws/wss, an HTTP one http/https, whichever
+            # protocol the current request came in on (docs/websockets.md).
+            if rule.websocket:
+                scheme = _WS_SCHEMES.get(scheme, scheme)
+            elif scheme in _HTTP_SCHEMES:
+                scheme = _HTTP_SCHEMES[scheme]
+            rv = f"{scheme}://{host}{rv}"
         if _anchor is not None:
             rv = f"{rv}#{quote(_anchor, safe=_ANCHOR_SAFE)}"
         return rv
@@ -521,12 +530,35 @@ class Erlen(AppTemplatingMixin, Pipeline, Scaffold):
         raise error
 
     # -- running ------------------------------------------------------------------------
-    def run(self, *args: Any, **kwargs: Any) -> None:
-        """Start the development server (not available yet; see the message)."""
-        raise NotImplementedError(
-            "erlen's development server is not built yet. Serve the app with a"
-            " WSGI server meanwhile, e.g. `gunicorn module:app`."
-        )
+    def run(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        debug: bool | None = None,
+        load_dotenv: bool = True,
+        **options: Any,
+    ) -> None:
+        """Serve the app with the development server (uvicorn) until Ctrl-C.
+
+        As ``erlen run``: HTTP and WebSockets, a banner, reloading in debug mode.
+        Call it under ``if __name__ == "__main__":``; it does nothing (with a
+        warning) under the ``erlen`` command or a production server. Example::
+
+            if __name__ == "__main__":
+                app.run(debug=True)
+
+        :param host: interface to bind; default from ``SERVER_NAME``, else
+            ``127.0.0.1``.
+        :param port: port to bind; default from ``SERVER_NAME``, else 5000.
+        :param debug: set debug mode (and reloading, unless ``use_reloader``).
+        :param load_dotenv: load ``.env`` and ``.erlenenv`` first.
+        :param options: ``use_reloader``, ``use_debugger``, ``threaded``,
+            ``extra_files``, ``exclude_patterns``, ``ssl_context`` (a
+            ``(certfile, keyfile)`` pair); see :func:`erlen.serving.run_app`.
+        """
+        from .serving import run_app
+
+        run_app(self, host, port, debug, load_dotenv, **options)
 
     def get_send_file_max_age(self, filename: str | None) -> int | None:
         """Return the cache max-age for ``filename`` (SEND_FILE_MAX_AGE_DEFAULT)."""
@@ -553,6 +585,32 @@ class Erlen(AppTemplatingMixin, Pipeline, Scaffold):
         if send is None:
             return self.wsgi_app(environ_or_scope, start_response_or_receive)
         return self.asgi_app(environ_or_scope, start_response_or_receive, send)
+
+
+def _mark_asgi_callable(func: Any) -> None:
+    """Let servers that auto-detect the interface see an ASGI 3 callable.
+
+    uvicorn and hypercorn treat an app whose ``__call__`` is a coroutine
+    function as ASGI 3. ``Erlen.__call__`` is a plain function (it serves WSGI
+    too) that returns a coroutine when called with three arguments, so mark it:
+    on Python 3.12+ with ``inspect.markcoroutinefunction`` (both servers), on
+    3.11 with asyncio's marker (uvicorn; hypercorn then needs ``asgi:app``).
+    WSGI servers do not look at the mark.
+    """
+    import inspect
+
+    mark = getattr(inspect, "markcoroutinefunction", None)
+    if mark is not None:
+        mark(func)
+        return
+    import asyncio.coroutines
+
+    marker = getattr(asyncio.coroutines, "_is_coroutine", None)
+    if marker is not None:
+        func._is_coroutine = marker
+
+
+_mark_asgi_callable(Erlen.__call__)
 
 
 def _env_flag(*names: str) -> bool:

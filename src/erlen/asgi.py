@@ -1,4 +1,4 @@
-"""The ASGI 3 adapter: ``http`` and ``lifespan`` scopes (``websocket`` in erlen.websocket).
+"""The ASGI 3 adapter: ``http`` and ``lifespan`` scopes (``websocket`` in erlen.websockets).
 
 :func:`asgi_app` becomes :meth:`erlen.Erlen.asgi_app`. For HTTP it builds a PEP
 3333-style environ from the scope (the Request reads that), reads a request body
@@ -12,10 +12,13 @@ runs the pipeline and sends the response:
 - a streamed body is sent chunk by chunk: async iterables on the loop, sync ones
   a chunk at a time from a worker thread; a file body uses the server's
   ``http.response.pathsend`` extension when offered;
-- teardown runs after the response is sent, or when the client disconnects.
+- teardown runs after the response is sent, or when the client disconnects;
+- an ``async def`` hook, error handler or teardown function called from a
+  worker thread is run on the server's loop, not on a loop of the thread.
 
-May import: erlen.ctx, erlen.globals, erlen.pipeline, erlen.typing, erlen.sending
-(FileBody), erlen.websocket.
+May import: erlen.ctx, erlen.globals, erlen.pipeline, erlen.routing,
+erlen.typing, erlen.sending (FileBody), erlen.views (MethodView),
+erlen.websockets, erlen.lifespan.
 """
 
 from __future__ import annotations
@@ -26,14 +29,16 @@ import inspect
 import io
 import sys
 import tempfile
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from . import pipeline
 from .ctx import RequestContext
 from .globals import PRESERVE_CONTEXT_KEY, _cv_ctx
 from .routing import RedirectRequired
@@ -46,6 +51,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Request bodies up to this size stay in memory; larger ones go to a temp file.
 SPOOL_THRESHOLD = 1 << 20
+#: Bytes collected before each write to the temp file (one thread hop each).
+_FLUSH_SIZE = 1 << 18
+#: ``http_version`` values whose requests may carry a body with neither
+#: Content-Length nor Transfer-Encoding (RFC 9113 §8.1: the stream ends it).
+_FRAMED_VERSIONS = frozenset({"2", "2.0", "3", "3.0"})
 
 _NO_SERVER = ("localhost", 80)
 
@@ -79,31 +89,67 @@ class ClientDisconnected(Exception):
 
 
 class _SpooledBody:
-    """Collects a request body: in memory up to the threshold, then a temp file."""
+    """Collects a request body: in memory up to the threshold, then a temp file.
+
+    Every file operation runs in the loop's default executor, never on the loop
+    (BAD_INPUTS 49); writes are batched so a big upload costs one thread hop
+    per ``_FLUSH_SIZE`` bytes, not one per received chunk.
+    """
+
+    __slots__ = ("chunks", "file", "pending", "size")
 
     def __init__(self) -> None:
         self.chunks: list[bytes] = []
         self.size = 0
+        self.pending = 0
         self.file: Any = None
 
     async def write(self, chunk: bytes, loop: asyncio.AbstractEventLoop) -> None:
         self.size += len(chunk)
+        self.pending += len(chunk)
+        self.chunks.append(chunk)
         if self.file is None:
-            self.chunks.append(chunk)
             if self.size <= SPOOL_THRESHOLD:
                 return
-            # Disk work happens off the loop (BAD_INPUTS 49).
             self.file = await loop.run_in_executor(None, tempfile.TemporaryFile)
-            data, self.chunks = b"".join(self.chunks), []
-            await loop.run_in_executor(None, self.file.write, data)
-        else:
-            await loop.run_in_executor(None, self.file.write, chunk)
+        if self.pending >= _FLUSH_SIZE:
+            await self._flush(loop)
+
+    async def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        data = b"".join(self.chunks)
+        self.chunks = []
+        self.pending = 0
+        await loop.run_in_executor(None, self.file.write, data)
 
     async def stream(self, loop: asyncio.AbstractEventLoop) -> Any:
+        """Return the body as a readable binary file, positioned at its start."""
         if self.file is None:
             return io.BytesIO(b"".join(self.chunks))
+        if self.chunks:
+            await self._flush(loop)
         await loop.run_in_executor(None, self.file.seek, 0)
         return self.file
+
+    async def discard(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Drop what was collected; close the temp file, if any, off the loop."""
+        self.chunks = []
+        file, self.file = self.file, None
+        if file is not None:
+            await loop.run_in_executor(None, file.close)
+
+
+class _UnreadBody(io.RawIOBase):
+    """Stands for a body not read because it passes MAX_CONTENT_LENGTH.
+
+    Reading it raises 413 — also when a view raised ``request.max_content_length``
+    (the body was refused before the view ran): never a silently empty body.
+    """
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise RequestEntityTooLarge()
 
 
 #: Keys an ASGIEnviron holds from the start; any other key fills it in.
@@ -273,61 +319,186 @@ def _env_key(name: bytes) -> str | None:
     return key
 
 
-async def _read_body(app: Erlen, environ: dict[str, Any], receive: Receive) -> None:
+async def _read_body(app: Erlen, environ: dict[str, Any], receive: Receive) -> Any:
     """Read the request body into ``wsgi.input`` before dispatch.
 
-    A declared Content-Length over MAX_CONTENT_LENGTH is not read at all (the
-    Request answers 413 when the body is used); an undeclared body is read up
-    to one byte past the limit, so the Request sees it is too large.
+    A declared Content-Length over MAX_CONTENT_LENGTH is not read at all, and
+    an undeclared (chunked) body is read only up to the limit: either way the
+    Request answers 413 when the body is used. Returns the temp file the body
+    was spooled to (the caller closes it), or None.
+
+    :raise ClientDisconnected: the client left before the body was complete.
     """
     limit = app.config["MAX_CONTENT_LENGTH"]
     declared = environ.get("CONTENT_LENGTH")
     if declared is not None:
         if not declared.isdigit() or not declared.isascii():
-            return  # the Request reports the bad header when the body is used
+            return None  # the Request reports the bad header when the body is used
         length = int(declared)
-        if length == 0 or (limit is not None and length > limit):
-            return
+        if length == 0:
+            return None
+        if limit is not None and length > limit:
+            environ["wsgi.input"] = _UnreadBody()
+            return None
         cap = length
     else:
-        cap = None if limit is None else limit + 1
+        cap = None if limit is None else limit
     loop = asyncio.get_running_loop()
     body = _SpooledBody()
     more = True
-    while more:
-        message = await receive()
-        kind = message["type"]
-        if kind == "http.disconnect":
-            raise ClientDisconnected
-        chunk = message.get("body", b"")
-        more = message.get("more_body", False)
-        if chunk:
-            if cap is not None and body.size + len(chunk) > cap:
-                chunk = chunk[: cap - body.size]
-                more = False
-            await body.write(chunk, loop)
-    environ["wsgi.input"] = await body.stream(loop)
+    try:
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected
+            chunk = message.get("body", b"")
+            more = message.get("more_body", False)
+            if chunk:
+                if cap is not None and body.size + len(chunk) > cap:
+                    if declared is None:
+                        # Over the limit: keep none of it (the rest stays unread).
+                        await body.discard(loop)
+                        environ["wsgi.input"] = _UnreadBody()
+                        environ["wsgi.input_terminated"] = True
+                        return None
+                    chunk = chunk[: cap - body.size]  # a server sending too much
+                    more = False
+                await body.write(chunk, loop)
+        environ["wsgi.input"] = await body.stream(loop)
+    except BaseException:
+        await body.discard(loop)
+        raise
     environ["wsgi.input_terminated"] = True
-    if declared is not None and body.size < int(declared):
+    if declared is not None and body.size < length:
         # The client sent less than it announced: let the Request see it.
         environ["CONTENT_LENGTH"] = str(body.size)
+    return body.file
 
 
-def _executor(app: Erlen) -> ThreadPoolExecutor:
-    pool = app.__dict__.get("_asgi_executor")
+class _LoopPortal:
+    """The "loop" :func:`erlen.pipeline.run_coroutine` uses in erlen's worker threads.
+
+    It hands each coroutine to the server's loop and waits, so async hooks,
+    handlers and context processors reached from a sync view run where the
+    resources opened at startup live, seeing the worker's context (copied by
+    ``call_soon_threadsafe``).
+    """
+
+    __slots__ = ("loop", "private")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.private: asyncio.AbstractEventLoop | None = None
+
+    def is_closed(self) -> bool:
+        return self.loop.is_closed()
+
+    def run_until_complete(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        loop = self.loop
+        if not loop.is_running():
+            # The server's loop is gone (work outliving a request): use a loop
+            # of this thread, kept for its lifetime like under WSGI.
+            private = self.private
+            if private is None or private.is_closed():
+                private = self.private = asyncio.new_event_loop()
+            return private.run_until_complete(coro)
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        while True:
+            try:
+                return future.result(timeout=1.0)
+            except TimeoutError:
+                if not loop.is_running():
+                    future.cancel()
+                    raise RuntimeError(
+                        "The event loop stopped while a worker thread waited for"
+                        " a coroutine it had handed to it."
+                    ) from None
+
+
+def _bind_thread(loop: asyncio.AbstractEventLoop) -> None:
+    # Runs once in each new worker thread (the executor's initializer).
+    pipeline._loops.loop = _LoopPortal(loop)
+
+
+def _executor(
+    app: Erlen, loop: asyncio.AbstractEventLoop | None = None
+) -> ThreadPoolExecutor:
+    """Return the app's worker threads for ``loop`` (the running one by default).
+
+    One pool per app and event loop (a server runs one loop per worker), made
+    on first use with ``ASGI_THREADS`` threads named ``erlen-sync_N``; pools of
+    loops that have been closed meanwhile are shut down then.
+    """
+    if loop is None:
+        loop = asyncio.get_running_loop()
+    pools = app.__dict__.setdefault("_asgi_pools", {})
+    pool = pools.get(loop)
     if pool is None:
+        for old in [other for other in pools if other.is_closed()]:
+            pools.pop(old).shutdown(wait=False)
         workers = app.config.get("ASGI_THREADS") or 40
-        pool = app.__dict__["_asgi_executor"] = ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="erlen-sync"
+        pool = pools[loop] = ThreadPoolExecutor(
+            max_workers=workers,
+            thread_name_prefix="erlen-sync",
+            initializer=_bind_thread,
+            initargs=(loop,),
         )
+        pool._erlen_loop = loop  # type: ignore[attr-defined]
+    # The pool in_thread tries first: the last one used.
+    app.__dict__["_asgi_executor"] = pool
     return pool
+
+
+def shutdown_executor(app: Erlen, loop: asyncio.AbstractEventLoop) -> None:
+    """Stop the app's worker threads of ``loop`` once they finish their work."""
+    pools = app.__dict__.get("_asgi_pools") or {}
+    pool = pools.pop(loop, None)
+    if pool is not None:
+        pool.shutdown(wait=False)
+        if app.__dict__.get("_asgi_executor") is pool:
+            del app.__dict__["_asgi_executor"]
 
 
 async def in_thread(app: Erlen, func: Callable[..., Any], *args: Any) -> Any:
     """Run ``func(*args)`` in the app's worker threads with the current context."""
     loop = asyncio.get_running_loop()
+    pool = app.__dict__.get("_asgi_executor")
+    if pool is None or pool._erlen_loop is not loop:
+        pool = _executor(app, loop)
     context = contextvars.copy_context()
-    return await loop.run_in_executor(_executor(app), context.run, func, *args)
+    return await loop.run_in_executor(pool, context.run, func, *args)
+
+
+def _handle_exception(app: Erlen, error: Exception) -> Any:
+    # Called in a worker thread: raise the error again there so that
+    # handle_exception's sys.exc_info() (logging, re-raising) sees it.
+    try:
+        raise error
+    except Exception:
+        return app.handle_exception(error)
+
+
+def _is_async_view(view: Any) -> bool:
+    """Return whether calling ``view`` gives a coroutine to await on the loop."""
+    if inspect.iscoroutinefunction(view) or getattr(view, "_erlen_async", False):
+        return True
+    cls = getattr(view, "view_class", None)
+    if cls is None or cls.decorators:
+        # Decorators of a class-based view expect the value, not a coroutine.
+        return False
+    if inspect.iscoroutinefunction(cls.dispatch_request):
+        return True
+    from .views import MethodView, http_method_funcs
+
+    if (
+        isinstance(cls, type)
+        and issubclass(cls, MethodView)
+        and cls.dispatch_request is MethodView.dispatch_request
+    ):
+        # Only when every handler is async: a sync one must not run on the loop.
+        handlers = [getattr(cls, m) for m in http_method_funcs if hasattr(cls, m)]
+        return bool(handlers) and all(map(inspect.iscoroutinefunction, handlers))
+    return False
 
 
 def _view_mode(app: Erlen, endpoint: str) -> int:
@@ -340,7 +511,7 @@ def _view_mode(app: Erlen, endpoint: str) -> int:
     flag = cache.get(endpoint)
     if flag is None:
         view = app.view_functions[endpoint]
-        if inspect.iscoroutinefunction(view) or getattr(view, "_erlen_async", False):
+        if _is_async_view(view):
             flag = 1
         elif getattr(view, "_erlen_inline", False) or app.config.get(
             "ASGI_SYNC_INLINE"
@@ -349,6 +520,19 @@ def _view_mode(app: Erlen, endpoint: str) -> int:
         else:
             flag = 0
         cache[endpoint] = flag
+    return flag
+
+
+def _error_mode(app: Erlen) -> int:
+    """Return 1 to handle a routing error (404/405) on the loop, 0 for a thread.
+
+    On the loop unless a sync app-wide before-request function or URL value
+    preprocessor exists (it might block). Cached in the plan under ``None``.
+    """
+    hooks = app._plan.chain_for(app, None)  # type: ignore[union-attr]
+    funcs = (*hooks.url_value_preprocessors, *hooks.before)
+    flag = int(all(inspect.iscoroutinefunction(f) for f in funcs))
+    app._plan.async_views[None] = flag  # type: ignore[union-attr,index]
     return flag
 
 
@@ -371,6 +555,8 @@ async def asgi_app(self: Erlen, scope: Scope, receive: Receive, send: Send) -> N
     result: Any = None
     method = scope["method"]
     sender = None
+    spool = None
+    started = False
     # One pass over the raw headers tells whether a body must be read and
     # whether cookies came, without building the environ's header keys.
     has_body = cookie = False
@@ -380,10 +566,17 @@ async def asgi_app(self: Erlen, scope: Scope, receive: Receive, send: Send) -> N
         elif name == b"content-length" or name == b"transfer-encoding":
             has_body = True
     ctx._cookie = cookie
+    if (
+        not has_body
+        and method != "GET"
+        and method != "HEAD"
+        and scope.get("http_version") in _FRAMED_VERSIONS
+    ):
+        has_body = True  # HTTP/2 and 3 may send a body without either header
     try:
         try:
             if has_body:
-                await _read_body(app, environ, receive)
+                spool = await _read_body(app, environ, receive)
             if plan.inline and app.config["TRUSTED_HOSTS"] is None:
                 # PERF: the inline pipeline, as in the WSGI driver (bench "hello").
                 path = scope["path"]
@@ -411,16 +604,26 @@ async def asgi_app(self: Erlen, scope: Scope, receive: Receive, send: Send) -> N
                     rule = None
                 if rule is not None:
                     endpoint = rule.endpoint
-                    mode = plan.async_views.get(endpoint)
-                    if mode is None:
+                    try:
+                        # PERF: a subscript, not .get(): no call (bench "hello").
+                        mode = plan.async_views[endpoint]
+                    except KeyError:
                         mode = _view_mode(app, endpoint)
                     if not mode:
                         result = await in_thread(
                             app, app._dispatch_inline, ctx, rule, hooks
                         )
                 elif req.routing_exception is not None:
+                    # 404/405: the app's hooks run, then the error is raised.
                     endpoint = None
-                    mode = 1
+                    try:
+                        mode = plan.async_views[None]  # type: ignore[index]
+                    except KeyError:
+                        mode = _error_mode(app)
+                    if not mode:
+                        result = await in_thread(
+                            app, app._dispatch_inline, ctx, None, hooks
+                        )
                 else:
                     mode = 0
                 if mode and (rule is not None or req.routing_exception is not None):
@@ -460,6 +663,7 @@ async def asgi_app(self: Erlen, scope: Scope, receive: Receive, send: Send) -> N
             if type(result) is tuple:
                 # PERF: a 200 with a known body: two messages, no Response.
                 body, ctype = result
+                started = True
                 await send(
                     {
                         "type": "http.response.start",
@@ -483,9 +687,9 @@ async def asgi_app(self: Erlen, scope: Scope, receive: Receive, send: Send) -> N
             error = e
         except Exception as e:
             error = e
-            if sender is not None and sender.started:
+            if started or (sender is not None and sender.started):
                 raise  # too late for an error page: the server closes the stream
-            result = await in_thread(app, app.handle_exception, e)
+            result = await in_thread(app, _handle_exception, app, e)
             sender = _Sender(app, scope, receive, send, method)
             await sender(result)
     except BaseException as e:
@@ -493,9 +697,14 @@ async def asgi_app(self: Erlen, scope: Scope, receive: Receive, send: Send) -> N
         raise
     finally:
         if PRESERVE_CONTEXT_KEY in scope:
-            # The test client keeps the context (``with client:``).
+            # The test client keeps the context (``with client:``); the body
+            # file stays readable until that context is dropped.
             _cv_ctx.reset(token)
+            if spool is not None:
+                weakref.finalize(ctx, spool.close)
             scope[PRESERVE_CONTEXT_KEY](ctx, error)
+        elif spool is not None:
+            await _finish_spooled(app, ctx, error, spool)
         elif plan.teardown or req._files:
             if isinstance(error, ClientDisconnected) or (
                 error is not None and app.should_ignore_error(error)
@@ -508,6 +717,20 @@ async def asgi_app(self: Erlen, scope: Scope, receive: Receive, send: Send) -> N
         else:
             _cv_ctx.reset(token)
             ctx._token = None
+
+
+async def _finish_spooled(
+    app: Erlen, ctx: RequestContext, error: BaseException | None, spool: Any
+) -> None:
+    """Tear down a request whose body went to a temp file, then close the file."""
+    if error is not None and app.should_ignore_error(error):
+        error = None
+    try:
+        await in_thread(app, ctx._teardown, error)
+    finally:
+        ctx._restore()
+        # Freeing a big unlinked temp file is disk work: off the loop.
+        await asyncio.get_running_loop().run_in_executor(None, spool.close)
 
 
 async def _after_async(app: Erlen, ctx: RequestContext, rv: Any, hooks: Any) -> Any:
@@ -531,13 +754,17 @@ async def _after_async(app: Erlen, ctx: RequestContext, rv: Any, hooks: Any) -> 
 async def _other_scope(app: Erlen, scope: Scope, receive: Receive, send: Send) -> None:
     kind = scope["type"]
     if kind == "websocket":
-        from .websocket import handle_websocket
+        from .websockets import handle_websocket
 
         await handle_websocket(app, scope, receive, send)
     elif kind == "lifespan":
         from .lifespan import run_lifespan
 
-        await run_lifespan(app, scope, receive, send)
+        try:
+            await run_lifespan(app, scope, receive, send)
+        finally:
+            # The worker is stopping (or never started).
+            shutdown_executor(app, asyncio.get_running_loop())
     else:
         raise RuntimeError(f"erlen cannot handle ASGI scope type {kind!r}.")
 
@@ -552,7 +779,7 @@ def _ctype_bytes(ctype: str) -> bytes:
 
 
 class _Sender:
-    """Sends one response; remembers whether the response has started."""
+    """Sends one Response; remembers whether the response has started."""
 
     __slots__ = ("app", "method", "receive", "scope", "send", "started")
 
@@ -566,29 +793,8 @@ class _Sender:
         self.method = method
         self.started = False
 
-    async def __call__(self, result: Any) -> None:
+    async def __call__(self, response: Any) -> None:
         send = self.send
-        if type(result) is tuple:
-            body, ctype = result
-            self.started = True
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", _ctype_bytes(ctype)),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": b"" if self.method == "HEAD" else body,
-                }
-            )
-            return
-        response = result
         try:
             headers = response.asgi_headers()  # validates: may raise ValueError
             status = response.status_code
@@ -607,9 +813,15 @@ class _Sender:
             else:
                 await self._stream(body)
         finally:
-            if type(response.response) is list and not response._on_close:
+            body = response.response
+            if type(body) is list and not response._on_close:
                 response.close()
             else:
+                aclose = getattr(body, "aclose", None)
+                if aclose is not None:
+                    # An async generator cut short (disconnect, error) runs
+                    # its ``finally`` now, on the loop; after its end a no-op.
+                    await aclose()
                 # Closing a generator or file may block: do it off the loop.
                 await in_thread(self.app, response.close)
 
@@ -636,20 +848,17 @@ class _Sender:
                 # in a thread finishes first, so closing it afterwards is safe.
                 pump.cancel()
             try:
-                await pump
-            except (asyncio.CancelledError, OSError):
-                pass
+                await pump  # re-raises an error of the body
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this task itself is being cancelled
 
     async def _pump(self, body: Any) -> None:
-        send = self.send
         if hasattr(body, "__aiter__"):
             async for chunk in body:
-                if type(chunk) is str:
-                    chunk = chunk.encode()
-                if chunk:
-                    await send(
-                        {"type": "http.response.body", "body": chunk, "more_body": True}
-                    )
+                if not await self._chunk(chunk):
+                    return
         else:
             iterator = iter(body)
             done = object()
@@ -662,13 +871,27 @@ class _Sender:
                     raise
                 if chunk is done:
                     break
-                if type(chunk) is str:
-                    chunk = chunk.encode()
-                if chunk:
-                    await send(
-                        {"type": "http.response.body", "body": chunk, "more_body": True}
-                    )
-        await send({"type": "http.response.body", "body": b""})
+                if not await self._chunk(chunk):
+                    return
+        try:
+            await self.send({"type": "http.response.body", "body": b""})
+        except OSError:
+            pass  # the client left after the last chunk
+
+    async def _chunk(self, chunk: Any) -> bool:
+        """Send one chunk of a streamed body; return False when the client left."""
+        if type(chunk) is str:
+            chunk = chunk.encode()
+        if chunk:
+            try:
+                await self.send(
+                    {"type": "http.response.body", "body": chunk, "more_body": True}
+                )
+            except OSError:
+                # ASGI 2.4: send() on a closed connection raises OSError. The
+                # body is closed by the caller.
+                return False
+        return True
 
     async def _watch_disconnect(self) -> None:
         while True:

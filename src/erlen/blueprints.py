@@ -15,7 +15,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable
 from functools import update_wrapper
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import typing as ft
 from .cli import AppGroup
@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .app import Erlen
 
 DeferredSetupFunction = Callable[["BlueprintSetupState"], None]
+F = TypeVar("F", bound=Callable[..., Any])
 
 _sentinel = object()
 
@@ -261,6 +262,8 @@ class Blueprint(BlueprintTemplatingMixin, Scaffold):
             app.view_functions[endpoint] = func
         extend(self.before_request_funcs, app.before_request_funcs)
         extend(self.after_request_funcs, app.after_request_funcs)
+        extend(self.before_websocket_funcs, app.before_websocket_funcs)
+        extend(self.after_websocket_funcs, app.after_websocket_funcs)
         extend(self.teardown_request_funcs, app.teardown_request_funcs)
         extend(self.url_default_functions, app.url_default_functions)
         extend(self.url_value_preprocessors, app.url_value_preprocessors)
@@ -313,6 +316,22 @@ class Blueprint(BlueprintTemplatingMixin, Scaffold):
         """Like :meth:`after_request`, for every request of the app."""
         self.record_once(
             lambda s: s.app.after_request_funcs.setdefault(None, []).append(f)
+        )
+        return f
+
+    @setupmethod
+    def before_app_websocket(self, f: F) -> F:
+        """Like :meth:`before_websocket`, for every WebSocket of the app."""
+        self.record_once(
+            lambda s: s.app.before_websocket_funcs.setdefault(None, []).append(f)
+        )
+        return f
+
+    @setupmethod
+    def after_app_websocket(self, f: F) -> F:
+        """Like :meth:`after_websocket`, for every WebSocket of the app."""
+        self.record_once(
+            lambda s: s.app.after_websocket_funcs.setdefault(None, []).append(f)
         )
         return f
 

@@ -540,32 +540,25 @@ def run_command(
     debug = app.debug
     if reload is None:
         reload = debug
-    scheme = "https" if cert else "http"
-    url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    if ":" in url_host:
-        url_host = f"[{url_host}]"
-    show_server_banner(
-        info.app_import_path or app.name, debug, f"{scheme}://{url_host}:{port}", host
-    )
     from . import serving
+
+    url = serving.server_url(host, port, "https" if cert else "http")
+    show_server_banner(info.app_import_path or app.name, debug, url, host)
 
     # Reloading re-imports the app in a new process, so pass how to find it.
     target: Any = info.create_app if info.create_app is not None else info.import_path
-    try:
-        serving.serve(
-            target,
-            host,
-            port,
-            reload=reload,
-            debug=debug,
-            threaded=with_threads,
-            ssl_certfile=cert,
-            ssl_keyfile=key,
-            extra_files=extra_files or [],
-            exclude_patterns=exclude_patterns or [],
-        )
-    except NotImplementedError as e:
-        raise click.ClickException(str(e)) from None
+    serving.serve(
+        target,
+        host,
+        port,
+        reload=reload,
+        debug=debug,
+        threaded=with_threads,
+        ssl_certfile=cert,
+        ssl_keyfile=key,
+        extra_files=extra_files or [],
+        exclude_patterns=exclude_patterns or [],
+    )
 
 
 # -- routes ----------------------------------------------------------------------------

@@ -68,6 +68,20 @@ DEFAULT_CONFIG: ImmutableDict[str, Any] = ImmutableDict(
         # erlen addition: in debug mode, render the debug page (erlen.debug) for
         # an unhandled exception instead of raising it to the server.
         "DEBUG_PAGE": True,
+        # erlen addition: the largest WebSocket message a view receives, in bytes;
+        # a larger one closes the connection with 1009 (erlen.websockets). None
+        # removes the limit.
+        "WEBSOCKET_MAX_MESSAGE_SIZE": 1 << 20,
+        # erlen addition: origins allowed to open WebSockets. None: a handshake
+        # that carries cookies must come from the same host; a list also allows
+        # those origins (and then applies to every handshake); "*": no check.
+        "WEBSOCKET_ALLOWED_ORIGINS": None,
+        # erlen addition: under ASGI, call sync views on the event loop instead
+        # of in a worker thread (faster; only for views that never block).
+        "ASGI_SYNC_INLINE": False,
+        # erlen addition: under ASGI, the most worker threads running sync
+        # views, sync streamed bodies and teardown at once (per worker process).
+        "ASGI_THREADS": 40,
     }
 )
 

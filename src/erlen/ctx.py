@@ -24,12 +24,15 @@ from .globals import _cv_ctx, _no_req_msg
 if TYPE_CHECKING:  # pragma: no cover
     from .app import Erlen
     from .sessions import SessionMixin
+    from .websockets import Websocket
     from .wrappers.request import Request
     from .wrappers.response import Response
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _sentinel = object()
+#: RequestContext._appctx when the request context owns its app context.
+_OWN: Any = object()
 
 
 class _AppCtxGlobals:
@@ -157,6 +160,10 @@ class RequestContext(AppContext):
     context unless one for the same app is already current when it is pushed.
     """
 
+    #: The WebSocket connection this context serves (:mod:`erlen.websockets`),
+    #: else None. PERF: a class default, so an HTTP request never stores it.
+    websocket: Websocket | None = None
+
     def __init__(
         self,
         app: Erlen,
@@ -189,6 +196,8 @@ class RequestContext(AppContext):
     # -- app-context sharing ------------------------------------------------------
     def _owner(self) -> AppContext:
         owner = self._appctx
+        if owner is _OWN:
+            return self
         if owner is None:
             owner = self
             token = self._token
@@ -198,7 +207,9 @@ class RequestContext(AppContext):
                     owner = (
                         outer._owner() if isinstance(outer, RequestContext) else outer
                     )
-            self._appctx = owner
+            # A marker, not ``self``: a reference to itself would make every
+            # request context a cycle left for the garbage collector.
+            self._appctx = _OWN if owner is self else owner
         return owner
 
     @property
@@ -277,7 +288,7 @@ class RequestContext(AppContext):
             )
         _cv_ctx.reset(token)
         self._token = None
-        if self._appctx is self and signals.appcontext_popped.receivers:
+        if self._appctx is _OWN and signals.appcontext_popped.receivers:
             app = self.app
             signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
 

@@ -3,6 +3,8 @@
 erlen keeps one context variable: it holds the innermost pushed context object
 (see :mod:`erlen.ctx`). An app context has ``request`` set to ``None``; a request
 context carries the request and shares ``g`` with the app context it belongs to.
+The ``websocket`` proxy stands for the connection a request context serves over
+ASGI (see :mod:`erlen.websockets`).
 
 Imports only :mod:`erlen.typing`. The proxies resolve lazily, so every module may
 import this one.
@@ -17,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .app import Erlen
     from .ctx import AppContext, _AppCtxGlobals
     from .sessions import SessionMixin
+    from .websockets import Websocket
     from .wrappers.request import Request
 
 _cv_ctx: ContextVar[AppContext] = ContextVar("erlen.ctx")
@@ -39,6 +42,14 @@ Working outside of request context.
 This happens when code that needs an active HTTP request (request, session,
 flash, ...) runs outside one. In tests, use `app.test_request_context()` or the
 test client; in background work, pass the values you need explicitly."""
+
+
+_no_ws_msg = """\
+Working outside of WebSocket context.
+
+`websocket` is only available while a WebSocket connection is served: in a view
+registered with @app.websocket(...) and in its before/after_websocket functions.
+In tests, connect with `client.websocket_connect(...)`."""
 
 
 def _lookup_ctx() -> AppContext:
@@ -82,6 +93,16 @@ def _lookup_session() -> SessionMixin:
     if ctx is None or ctx.request is None:
         raise RuntimeError(_no_req_msg)
     return ctx.session
+
+
+def _lookup_websocket() -> Websocket:
+    try:
+        ws = getattr(_cv_ctx.get(), "websocket", None)
+    except LookupError:
+        ws = None
+    if ws is None:
+        raise RuntimeError(_no_ws_msg)
+    return ws  # type: ignore[no-any-return]
 
 
 class ContextProxy:
@@ -215,9 +236,18 @@ class _GProxy(ContextProxy):
         setattr(ctx.g if g is None else g, name, value)
 
 
+class _WebsocketProxy(ContextProxy):
+    __slots__ = ()
+
+    # ``async for message in websocket`` looks __aiter__ up on the type.
+    def __aiter__(self) -> Any:
+        return self._erlen_lookup().__aiter__()
+
+
 current_app: Erlen = ContextProxy(_lookup_app, "current_app")  # type: ignore[assignment]
 g: _AppCtxGlobals = _GProxy(_lookup_g, "g")  # type: ignore[assignment]
 request: Request = _RequestProxy(_lookup_request, "request")  # type: ignore[assignment]
 session: SessionMixin = ContextProxy(_lookup_session, "session")  # type: ignore[assignment]
+websocket: Websocket = _WebsocketProxy(_lookup_websocket, "websocket")  # type: ignore[assignment]
 
-__all__ = ["ContextProxy", "current_app", "g", "request", "session"]
+__all__ = ["ContextProxy", "current_app", "g", "request", "session", "websocket"]

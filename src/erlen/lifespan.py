@@ -16,6 +16,9 @@ lifespan contexts; shutdown exits the contexts (last first), then runs the
 after-serving functions. A failure reports ``lifespan.startup.failed`` (or
 ``.shutdown.failed``) with the error's type and message.
 
+Each server runs the lifespan once per worker process; under WSGI there is no
+lifespan, so these functions do not run.
+
 May import: erlen.typing. The app is passed in.
 """
 
@@ -37,20 +40,43 @@ async def _call(func: Any) -> None:
 
 
 async def startup(app: Erlen, stack: AsyncExitStack) -> None:
-    """Run the before-serving functions and enter the lifespan contexts."""
+    """Run the before-serving functions and enter the lifespan contexts.
+
+    If one fails, the contexts already entered are exited before the error
+    propagates, so nothing opened at startup is left open.
+    """
     with app.app_context():
-        for func in app.before_serving_funcs:
-            await _call(func)
-        for factory in app.lifespan_contexts:
-            await stack.enter_async_context(factory(app))
+        try:
+            for func in app.before_serving_funcs:
+                await _call(func)
+            for factory in app.lifespan_contexts:
+                await stack.enter_async_context(factory(app))
+        except BaseException:
+            try:
+                await stack.aclose()
+            except Exception as e:
+                app.logger.error("Cleanup after a failed startup failed: %s", e)
+            raise
 
 
 async def shutdown(app: Erlen, stack: AsyncExitStack) -> None:
-    """Exit the lifespan contexts, then run the after-serving functions."""
+    """Exit the lifespan contexts, then run the after-serving functions.
+
+    Every step runs even if an earlier one fails; the first error is raised.
+    """
+    error: BaseException | None = None
     with app.app_context():
-        await stack.aclose()
+        try:
+            await stack.aclose()
+        except Exception as e:
+            error = e
         for func in app.after_serving_funcs:
-            await _call(func)
+            try:
+                await _call(func)
+            except Exception as e:
+                error = error or e
+    if error is not None:
+        raise error
 
 
 def _describe(error: BaseException) -> str:
@@ -66,9 +92,9 @@ async def run_lifespan(app: Erlen, scope: Scope, receive: Receive, send: Send) -
         return
     try:
         await startup(app, stack)
-    except BaseException as e:
-        await send({"type": "lifespan.startup.failed", "message": _describe(e)})
+    except Exception as e:
         app.logger.error("Startup failed: %s", _describe(e), exc_info=e)
+        await send({"type": "lifespan.startup.failed", "message": _describe(e)})
         return
     await send({"type": "lifespan.startup.complete"})
     message = await receive()
@@ -76,8 +102,8 @@ async def run_lifespan(app: Erlen, scope: Scope, receive: Receive, send: Send) -
         return
     try:
         await shutdown(app, stack)
-    except BaseException as e:
-        await send({"type": "lifespan.shutdown.failed", "message": _describe(e)})
+    except Exception as e:
         app.logger.error("Shutdown failed: %s", _describe(e), exc_info=e)
+        await send({"type": "lifespan.shutdown.failed", "message": _describe(e)})
         return
     await send({"type": "lifespan.shutdown.complete"})

@@ -8,7 +8,8 @@ the IO. The :class:`Plan` records, once per app state, which per-request work th
 app actually needs, so a hello-world request skips everything else.
 
 May import: erlen.ctx, erlen.globals, erlen.routing, erlen.signals, erlen.wrappers,
-erlen.typing. Never imports an adapter.
+erlen.typing; erlen.websockets lazily, for its 426 error only. Never imports
+another adapter.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
 )
-from werkzeug.routing import RequestRedirect, RoutingException
+from werkzeug.routing import RequestRedirect, RoutingException, WebsocketMismatch
 
 from . import signals
 from .globals import _cv_ctx
@@ -80,6 +81,7 @@ class Plan:
         "static",
         "static_decoded",
         "teardown",
+        "ws_chains",
     )
 
     def __init__(self, app: Erlen) -> None:
@@ -101,6 +103,8 @@ class Plan:
         self.inline = no_signals and not overridden
         #: ``{endpoint or None: HookChain}``, filled as endpoints are seen.
         self.chains: dict[str | None, HookChain] = {}
+        #: The same for WebSocket connections (``before/after_websocket`` hooks).
+        self.ws_chains: dict[str | None, HookChain] = {}
         #: ``{wsgi path: {method: (rule, defaults, hooks)}}`` for the inline path
         #: (keys in the WSGI form of the path: UTF-8 bytes read as latin-1).
         self.static: dict[str, dict[str, Any]] = {}
@@ -133,23 +137,32 @@ class Plan:
         if type(provider).response is DefaultJSONProvider.response:
             self.json_bytes = provider.response_bytes
 
-    def chain_for(self, app: Erlen, endpoint: str | None) -> HookChain:
-        """Return (and cache) the hooks for requests to ``endpoint``."""
-        hooks = self.chains.get(endpoint)
+    def chain_for(
+        self, app: Erlen, endpoint: str | None, websocket: bool = False
+    ) -> HookChain:
+        """Return (and cache) the hooks for requests (or WebSockets) to ``endpoint``."""
+        cache = self.ws_chains if websocket else self.chains
+        hooks = cache.get(endpoint)
         if hooks is None:
             blueprint = None
             if endpoint is not None and "." in endpoint:
                 blueprint = endpoint.rpartition(".")[0]
-            hooks = self.chains[endpoint] = HookChain(app, blueprint)
+            hooks = cache[endpoint] = HookChain(app, blueprint, websocket)
         return hooks
 
 
 class HookChain:
-    """The hooks that apply to requests of one blueprint (or none), in call order."""
+    """The hooks that apply to requests of one blueprint (or none), in call order.
+
+    With ``websocket`` true, ``before``/``after`` are the ``before_websocket`` /
+    ``after_websocket`` functions instead of the request ones.
+    """
 
     __slots__ = ("after", "before", "url_value_preprocessors")
 
-    def __init__(self, app: Erlen, blueprint: str | None) -> None:
+    def __init__(
+        self, app: Erlen, blueprint: str | None, websocket: bool = False
+    ) -> None:
         names: list[str | None] = [None]
         if blueprint is not None:
             parts = blueprint.split(".")
@@ -159,13 +172,11 @@ class HookChain:
         self.url_value_preprocessors = tuple(
             chain.from_iterable(app.url_value_preprocessors.get(n, ()) for n in names)
         )
-        self.before = tuple(
-            chain.from_iterable(app.before_request_funcs.get(n, ()) for n in names)
-        )
+        before = app.before_websocket_funcs if websocket else app.before_request_funcs
+        after = app.after_websocket_funcs if websocket else app.after_request_funcs
+        self.before = tuple(chain.from_iterable(before.get(n, ()) for n in names))
         self.after = tuple(
-            chain.from_iterable(
-                reversed(app.after_request_funcs.get(n, ())) for n in reversed(names)
-            )
+            chain.from_iterable(reversed(after.get(n, ())) for n in reversed(names))
         )
 
 
@@ -232,8 +243,15 @@ class Pipeline:
         return wrapper
 
     # -- routing ------------------------------------------------------------------------
-    def match_request(self: Erlen, req: Request | None = None) -> None:  # type: ignore[misc]
-        """Match the request's URL; store the rule and view args, or the error."""
+    def match_request(
+        self: Erlen,  # type: ignore[misc]
+        req: Request | None = None,
+        websocket: bool = False,
+    ) -> None:
+        """Match the request's URL; store the rule and view args, or the error.
+
+        ``websocket`` matches WebSocket rules (the handshake of a connection).
+        """
         if req is None:
             req = _cv_ctx.get().request  # type: ignore[assignment]
         try:
@@ -243,7 +261,7 @@ class Pipeline:
                 req.host  # noqa: B018 - validates the Host header now
             url_map = self.url_map
             if url_map.fast_path_ok:
-                rule, args = url_map.match(req.path, req.method)
+                rule, args = url_map.match(req.path, req.method, websocket=websocket)
             else:
                 host = req.host.lower()
                 subdomain = None
@@ -260,7 +278,11 @@ class Pipeline:
                     else:
                         subdomain = url_map.default_subdomain or ""
                 rule, args = url_map.match(
-                    req.path, req.method, host=host, subdomain=subdomain
+                    req.path,
+                    req.method,
+                    host=host,
+                    subdomain=subdomain,
+                    websocket=websocket,
                 )
         except HTTPException as e:
             req.routing_exception = e
@@ -557,15 +579,28 @@ class Pipeline:
 
     def handle_user_exception(self: Erlen, e: Exception) -> Any:  # type: ignore[misc]
         """Handle an exception raised by a hook or view; re-raise if unhandled."""
-        if isinstance(e, BadRequestKeyError) and (
-            self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
+        # -- erlen addition: an HTTP request for a WebSocket-only URL gets 426
+        # Upgrade Required, not Werkzeug's 400 (docs/websockets.md).
+        if (
+            type(e) is WebsocketMismatch
+            and getattr(_cv_ctx.get(), "websocket", None) is None
         ):
-            e.show_exception = True
-        # -- erlen addition: debug-mode explanations (docs/debugging.md) --------
-        if isinstance(e, BadRequestKeyError | RequestRedirect) and self.debug:
-            from .debug import explain_exception
+            from .websockets import UpgradeRequired
 
-            explain_exception(self, e, _cv_ctx.get().request)  # type: ignore[arg-type]
+            e = UpgradeRequired()
+        # -- end erlen addition --------------------------------------------------
+        # -- erlen addition: debug-mode explanations (docs/debugging.md), folded
+        # into Flask's show_exception check so that a 404 makes no extra call.
+        if isinstance(e, BadRequestKeyError | RequestRedirect):
+            debug = self.debug
+            if isinstance(e, BadRequestKeyError) and (
+                debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
+            ):
+                e.show_exception = True
+            if debug:
+                from .debug import explain_exception
+
+                explain_exception(self, e, _cv_ctx.get().request)  # type: ignore[arg-type]
         # -- end erlen addition --------------------------------------------------
         if isinstance(e, HTTPException) and not self.trap_http_exception(e):
             return self.handle_http_exception(e)

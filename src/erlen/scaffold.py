@@ -13,6 +13,7 @@ about requests in flight.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import pathlib
 import sys
@@ -121,6 +122,13 @@ class Scaffold:
             str | None, list[ft.URLValuePreprocessorCallable]
         ] = defaultdict(list)
         self.url_default_functions: dict[str | None, list[ft.URLDefaultCallable]] = (
+            defaultdict(list)
+        )
+        #: WebSocket hooks, keyed like the request ones (erlen.websockets).
+        self.before_websocket_funcs: dict[str | None, list[Callable[[], Any]]] = (
+            defaultdict(list)
+        )
+        self.after_websocket_funcs: dict[str | None, list[Callable[[Any], Any]]] = (
             defaultdict(list)
         )
 
@@ -242,6 +250,58 @@ class Scaffold:
     ) -> None:
         raise NotImplementedError  # pragma: no cover
 
+    def websocket(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """Register the decorated ``async def`` function as the WebSocket view for ``rule``.
+
+        Options are those of :meth:`route` except ``methods``. Example::
+
+            @app.websocket("/ws/<room>")
+            async def chat(room):
+                async for message in websocket:
+                    await websocket.send(message)
+        """
+
+        def decorator(f: F) -> F:
+            endpoint = options.pop("endpoint", None)
+            self.add_websocket_rule(rule, endpoint, f, **options)
+            return f
+
+        return decorator
+
+    def add_websocket_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Callable[..., Any] | None = None,
+        **options: Any,
+    ) -> None:
+        """Register a WebSocket rule; the imperative twin of :meth:`websocket`.
+
+        :raise TypeError: ``view_func`` is not an ``async def`` function, or
+            ``methods`` was passed (a WebSocket handshake is always a GET).
+        """
+        if "methods" in options:
+            raise TypeError(
+                "WebSocket routes take no 'methods': the handshake is a GET."
+            )
+        if view_func is not None and not (
+            inspect.iscoroutinefunction(view_func)
+            or getattr(view_func, "_erlen_async", False)
+        ):
+            name = getattr(view_func, "__name__", repr(view_func))
+            raise TypeError(
+                f"WebSocket view {name!r} must be an 'async def' function: it"
+                " awaits websocket.receive() and websocket.send()."
+            )
+        self.add_url_rule(
+            rule,
+            endpoint,
+            view_func,
+            provide_automatic_options=False,
+            websocket=True,
+            **options,
+        )
+
     def endpoint(self, endpoint: str) -> Callable[[F], F]:
         """Register the decorated function as the view for ``endpoint``."""
 
@@ -268,6 +328,26 @@ class Scaffold:
     def teardown_request(self, f: ft.T_teardown) -> ft.T_teardown:
         """Run ``f(exc)`` when the request context is popped, even after errors."""
         self.teardown_request_funcs.setdefault(None, []).append(f)
+        return f
+
+    @setupmethod
+    def before_websocket(self, f: F) -> F:
+        """Run ``f()`` before each WebSocket view; a non-None result refuses the handshake.
+
+        The result becomes the HTTP response sent instead of accepting; ``f``
+        may be sync or ``async def``.
+        """
+        self.before_websocket_funcs.setdefault(None, []).append(f)
+        return f
+
+    @setupmethod
+    def after_websocket(self, f: F) -> F:
+        """Run ``f(response)`` when a WebSocket view ends; it returns the response.
+
+        ``response`` is the HTTP response refusing the handshake, or None when
+        the connection was accepted; ``f`` may be sync or ``async def``.
+        """
+        self.after_websocket_funcs.setdefault(None, []).append(f)
         return f
 
     @setupmethod

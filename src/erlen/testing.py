@@ -11,7 +11,8 @@ Responses come back as :class:`TestResponse`, erlen's :class:`~erlen.wrappers.Re
 plus ``request``, ``history``, ``text`` and a ``json`` that works after the request.
 
 May import: erlen.globals (for :data:`~erlen.globals.PRESERVE_CONTEXT_KEY`),
-erlen.wrappers, erlen.typing; erlen.cli lazily (for :class:`ErlenCliRunner`).
+erlen.wrappers, erlen.typing, erlen.testing_asgi (the ASGI driver and the
+WebSocket session); erlen.cli lazily (for :class:`ErlenCliRunner`).
 The app is passed in.
 """
 
@@ -33,6 +34,7 @@ from werkzeug.test import ClientRedirectError
 from werkzeug.wsgi import get_current_url
 
 from .globals import PRESERVE_CONTEXT_KEY
+from .testing_asgi import WebsocketRejected, WebsocketTestSession
 from .wrappers import Response
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -365,6 +367,45 @@ class ErlenClient(werkzeug.test.Client):
         response.history = tuple(history)
         return response
 
+    # -- WebSockets -----------------------------------------------------------------
+    def websocket_connect(
+        self,
+        path: str = "/",
+        subprotocols: Iterable[str] | None = None,
+        headers: Any = None,
+        *,
+        timeout: float = 10.0,
+        http_response: bool = True,
+        **kwargs: Any,
+    ) -> WebsocketTestSession:
+        """Open a WebSocket connection to the app; use it as a context manager.
+
+        WebSockets are served over ASGI only, so this works whatever the
+        client's ``asgi`` flag. The client's cookies are sent with the
+        handshake, and cookies set on it are stored. Example::
+
+            with client.websocket_connect("/ws/lobby", subprotocols=["chat"]) as ws:
+                assert ws.accepted_subprotocol == "chat"
+                ws.send_text("hi")
+                assert ws.receive_text() == "hi"
+
+        :param path: the URL path, with an optional query string.
+        :param subprotocols: offered in ``Sec-WebSocket-Protocol``.
+        :param headers: extra handshake headers (``Origin``, ...).
+        :param timeout: seconds to wait for each message from the app.
+        :param http_response: offer the ASGI ``websocket.http.response``
+            extension, so a refusal carries the app's status and body; without
+            it a refusal is a 403, as on servers lacking the extension.
+        :param kwargs: other :class:`EnvironBuilder` arguments
+            (``query_string``, ``base_url``, ...).
+        :raise erlen.testing.WebsocketRejected: on entering, when the app
+            refuses the handshake.
+        """
+        if headers is not None:
+            kwargs["headers"] = headers
+        environ = self._environ_from_args((path,), kwargs)
+        return WebsocketTestSession(self, environ, subprotocols, timeout, http_response)
+
     # -- ``with client:`` -----------------------------------------------------------
     def _keep_context(self, ctx: RequestContext, error: BaseException | None) -> None:
         """Receive a finished request's context from the WSGI adapter (not popped)."""
@@ -481,4 +522,10 @@ class ErlenCliRunner(CliRunner):
         return super().invoke(cli, args, **kwargs)
 
 
-__all__ = ["EnvironBuilder", "ErlenCliRunner", "ErlenClient", "TestResponse"]
+__all__ = [
+    "EnvironBuilder",
+    "ErlenCliRunner",
+    "ErlenClient",
+    "TestResponse",
+    "WebsocketRejected",
+]
