@@ -225,7 +225,13 @@ class _GProxy(ContextProxy):
         except LookupError:
             raise RuntimeError(_no_app_msg) from None
         g = ctx._g
-        return getattr(ctx.g if g is None else g, name)
+        if g is None:
+            g = ctx.g
+        try:
+            # The instance dict first: what ``g.x = ...`` stored.
+            return g.__dict__[name]
+        except KeyError:
+            return getattr(g, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         try:
@@ -233,7 +239,12 @@ class _GProxy(ContextProxy):
         except LookupError:
             raise RuntimeError(_no_app_msg) from None
         g = ctx._g
-        setattr(ctx.g if g is None else g, name, value)
+        if g is None:
+            g = ctx.g
+        if type(g).__setattr__ is object.__setattr__:
+            g.__dict__[name] = value
+        else:
+            setattr(g, name, value)
 
 
 class _WebsocketProxy(ContextProxy):
