@@ -50,6 +50,12 @@ from .signals import request_finished as request_finished
 from .signals import request_started as request_started
 from .signals import request_tearing_down as request_tearing_down
 from .signals import template_rendered as template_rendered
+from .streaming import ClientDisconnected as ClientDisconnected
+from .streaming import Event as Event
+from .streaming import last_event_id as last_event_id
+from .streaming import request_body as request_body
+from .streaming import sse_response as sse_response
+from .streaming import stream_request_body as stream_request_body
 from .templating import get_template_attribute as get_template_attribute
 from .templating import render_template as render_template
 from .templating import render_template_string as render_template_string
@@ -68,8 +74,10 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "Blueprint",
+    "ClientDisconnected",
     "Config",
     "Erlen",
+    "Event",
     "Flask",
     "Request",
     "Response",
@@ -91,12 +99,14 @@ __all__ = [
     "has_request_context",
     "json",
     "jsonify",
+    "last_event_id",
     "make_response",
     "message_flashed",
     "redirect",
     "render_template",
     "render_template_string",
     "request",
+    "request_body",
     "request_finished",
     "request_started",
     "request_tearing_down",
@@ -104,6 +114,8 @@ __all__ = [
     "send_file",
     "send_from_directory",
     "session",
+    "sse_response",
+    "stream_request_body",
     "stream_template",
     "stream_template_string",
     "stream_with_context",

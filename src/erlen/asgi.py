@@ -16,9 +16,12 @@ runs the pipeline and sends the response:
 - an ``async def`` hook, error handler or teardown function called from a
   worker thread is run on the server's loop, not on a loop of the thread.
 
+A view marked with :func:`erlen.streaming.stream_request_body` gets no
+pre-read body: the adapter hands ``receive`` to it (a ReceiveStream) instead.
+
 May import: erlen.ctx, erlen.globals, erlen.pipeline, erlen.routing,
-erlen.typing, erlen.sending (FileBody), erlen.views (MethodView),
-erlen.websockets, erlen.lifespan.
+erlen.typing, erlen.sending (FileBody), erlen.streaming, erlen.views
+(MethodView), erlen.websockets, erlen.lifespan.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from . import pipeline
 from .ctx import RequestContext
 from .globals import PRESERVE_CONTEXT_KEY, _cv_ctx
 from .routing import RedirectRequired
+from .streaming import ClientDisconnected as ClientDisconnected
+from .streaming import ReceiveStream
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import Erlen
@@ -82,10 +87,6 @@ def run_inline(view: F) -> F:
     """
     view._erlen_inline = True  # type: ignore[attr-defined]
     return view
-
-
-class ClientDisconnected(Exception):
-    """The client went away while the request body was being read."""
 
 
 class _SpooledBody:
@@ -504,6 +505,7 @@ def _is_async_view(view: Any) -> bool:
 def _view_mode(app: Erlen, endpoint: str) -> int:
     """Return 1 for an async view, 2 for a sync view run on the loop, 0 for a thread.
 
+    3: an async view that streams its request body (``stream_request_body``).
     Cached in the plan per endpoint.
     """
     plan = app._plan
@@ -512,7 +514,7 @@ def _view_mode(app: Erlen, endpoint: str) -> int:
     if flag is None:
         view = app.view_functions[endpoint]
         if _is_async_view(view):
-            flag = 1
+            flag = 3 if getattr(view, "_erlen_stream_body", False) else 1
         elif getattr(view, "_erlen_inline", False) or app.config.get(
             "ASGI_SYNC_INLINE"
         ):
@@ -575,8 +577,8 @@ async def asgi_app(self: Erlen, scope: Scope, receive: Receive, send: Send) -> N
         has_body = True  # HTTP/2 and 3 may send a body without either header
     try:
         try:
-            if has_body:
-                spool = await _read_body(app, environ, receive)
+            # The body is read once the view is known (``has_body`` then drops):
+            # a view marked stream_request_body (mode 3) reads it itself.
             if plan.inline and app.config["TRUSTED_HOSTS"] is None:
                 # PERF: the inline pipeline, as in the WSGI driver (bench "hello").
                 path = scope["path"]
@@ -609,6 +611,12 @@ async def asgi_app(self: Erlen, scope: Scope, receive: Receive, send: Send) -> N
                         mode = plan.async_views[endpoint]
                     except KeyError:
                         mode = _view_mode(app, endpoint)
+                    if has_body:
+                        has_body = False
+                        if mode == 3:
+                            receive = ReceiveStream.install(environ, receive)
+                        else:
+                            spool = await _read_body(app, environ, receive)
                     if not mode:
                         result = await in_thread(
                             app, app._dispatch_inline, ctx, rule, hooks
@@ -620,6 +628,9 @@ async def asgi_app(self: Erlen, scope: Scope, receive: Receive, send: Send) -> N
                         mode = plan.async_views[None]  # type: ignore[index]
                     except KeyError:
                         mode = _error_mode(app)
+                    if has_body:
+                        has_body = False
+                        spool = await _read_body(app, environ, receive)
                     if not mode:
                         result = await in_thread(
                             app, app._dispatch_inline, ctx, None, hooks
@@ -651,6 +662,8 @@ async def asgi_app(self: Erlen, scope: Scope, receive: Receive, send: Send) -> N
                             rv = app.view_functions[endpoint](**req.view_args)  # type: ignore[index]
                             if type(rv) is CoroutineType:
                                 rv = await rv
+                    except ClientDisconnected:
+                        raise  # from request_body(): nobody to answer
                     except Exception as e:
                         rv = app.handle_user_exception(e)
                         if type(rv) is CoroutineType:
@@ -659,6 +672,11 @@ async def asgi_app(self: Erlen, scope: Scope, receive: Receive, send: Send) -> N
                     if result is None:
                         result = await _after_async(app, ctx, rv, hooks)
             if result is None:
+                if has_body:
+                    if _full_path_mode(app, req) == 3:
+                        receive = ReceiveStream.install(environ, receive)
+                    else:
+                        spool = await _read_body(app, environ, receive)
                 result = await in_thread(app, app.full_dispatch_request)
             if type(result) is tuple:
                 # PERF: a 200 with a known body: two messages, no Response.
@@ -717,6 +735,20 @@ async def asgi_app(self: Erlen, scope: Scope, receive: Receive, send: Send) -> N
         else:
             _cv_ctx.reset(token)
             ctx._token = None
+
+
+def _full_path_mode(app: Erlen, req: Any) -> int:
+    """Match now (as Flask's context push does) and return the view's mode, or 0.
+
+    full_dispatch_request, in its thread, keeps the match.
+    """
+    if req.url_rule is None and req.routing_exception is None:
+        app.match_request(req)
+    rule = req.url_rule
+    if rule is None:
+        return 0
+    mode = app._plan.async_views.get(rule.endpoint)  # type: ignore[union-attr]
+    return _view_mode(app, rule.endpoint) if mode is None else mode
 
 
 async def _finish_spooled(

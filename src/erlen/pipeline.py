@@ -18,7 +18,7 @@ import asyncio
 import inspect
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from functools import wraps
 from itertools import chain
 from types import CoroutineType, GeneratorType
@@ -350,6 +350,9 @@ class Pipeline:
                 if rule is None:
                     raise req.routing_exception  # type: ignore[misc]
                 rv = self.view_functions[endpoint](**req.view_args)  # type: ignore[index]
+                if type(rv) is CoroutineType:
+                    # Inside the try: an async view's abort() or 413 is handled.
+                    rv = run_coroutine(rv)
         except Exception as e:
             rv = self.handle_user_exception(e)
         kind = type(rv)
@@ -688,7 +691,8 @@ class Pipeline:
 
         Accepts what Flask accepts: str, bytes, dict/list (JSON), a response,
         an iterator/generator (streamed), a WSGI callable, or a tuple
-        ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)``.
+        ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)``;
+        and an async iterator/generator (streamed under both protocols).
         """
         status = headers = None
         if isinstance(rv, tuple):
@@ -724,12 +728,17 @@ class Pipeline:
                 rv = self._response_from_http_exception(rv)
             elif callable(rv) or hasattr(rv, "status_code"):
                 rv = self._response_from_foreign(rv)
+            elif isinstance(rv, AsyncIterator):
+                # -- erlen addition: an async generator streams (the ASGI
+                # adapter awaits it; the WSGI one advances it on its loop).
+                rv = response_class(rv, status=status, headers=headers)
+                status = headers = None
             else:
                 raise TypeError(
                     "The view function did not return a valid response. The return"
                     " type must be a string, dict, list, tuple with headers or"
-                    " status, Response instance, or WSGI callable, but it was a"
-                    f" {type(rv).__name__}."
+                    " status, Response instance, async iterator, or WSGI callable,"
+                    f" but it was a {type(rv).__name__}."
                 )
         if status is not None:
             if isinstance(status, str | bytes | bytearray):

@@ -15,10 +15,13 @@ reached through the context variable or passed in.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from collections import ChainMap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from functools import cached_property
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -208,6 +211,48 @@ def _tojson_filter(env: Environment, value: Any, indent: int | None = None) -> M
         .replace("&", "\\u0026")
         .replace("'", "\\u0027")
     )
+
+
+# -- async context processors from an async view --------------------------------
+_helper_loop: asyncio.AbstractEventLoop | None = None
+_helper_lock = threading.Lock()
+
+
+def _forget_helper_loop() -> None:
+    global _helper_loop
+    _helper_loop = None  # its thread does not exist in a forked child
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_forget_helper_loop)
+
+
+def _run_on_helper_loop(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` on erlen's template helper thread and wait for its result.
+
+    ``render_template`` is sync; in an ``async def`` view the thread's loop is
+    busy running the view, so an async context processor runs on a loop of its
+    own in one long-lived daemon thread (``erlen-templates``) meanwhile. This
+    blocks the calling loop for its duration. The coroutine sees the caller's
+    context variables (``request``, ``g``) but not its loop: it must not await
+    objects bound to the server's loop.
+    """
+    global _helper_loop
+    with _helper_lock:
+        loop = _helper_loop
+        if loop is None:
+            loop = _helper_loop = asyncio.new_event_loop()
+            threading.Thread(
+                target=loop.run_forever, name="erlen-templates", daemon=True
+            ).start()
+    if asyncio._get_running_loop() is loop:
+        coro.close()
+        raise RuntimeError(
+            "render_template was called from an async context processor while"
+            " another one ran: make the context processors sync."
+        )
+    # run_coroutine_threadsafe copies the caller's context into the task.
+    return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
 
 # -- rendering ----------------------------------------------------------------------
@@ -474,7 +519,12 @@ class AppTemplatingMixin(ScaffoldTemplatingMixin):
         req = extra.get("request")
         funcs = self._template_context_funcs(req.blueprint if req is not None else None)
         for func in funcs:
-            extra.update(func())
+            rv = func()
+            if type(rv) is CoroutineType:
+                # An async processor, called where this thread's loop runs (an
+                # async view): that loop cannot run it while we wait here.
+                rv = _run_on_helper_loop(rv)
+            extra.update(rv)
         extra.update(context)
         context.update(extra)
 

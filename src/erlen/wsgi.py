@@ -5,7 +5,9 @@ context, drives the pipeline and writes the response. When the app's
 :class:`~erlen.pipeline.Plan` allows it (no signal receivers, no overridden
 pipeline method), the driver runs the pipeline inline — match, hooks, view,
 after-hooks — and a str/bytes/dict/list value with no after-request work goes
-straight to ``start_response`` without building a Response object.
+straight to ``start_response`` without building a Response object. A body
+that is an async iterator is advanced on the thread's persistent event loop
+as the server iterates it.
 
 May import: erlen.ctx, erlen.globals, erlen.pipeline, erlen.typing.
 """
@@ -19,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from .ctx import RequestContext
 from .globals import PRESERVE_CONTEXT_KEY, _cv_ctx
+from .pipeline import run_coroutine
 from .routing import RedirectRequired
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,8 +84,12 @@ def wsgi_app(
                             ],
                         )
                         return [] if method == "HEAD" else [body]
+                    if type(result.response) is not list:
+                        _sync_body(result)
                     return result(environ, start_response)
             response = self.full_dispatch_request()
+            if type(response.response) is not list:
+                _sync_body(response)
             # Writing validates the headers; a bad one becomes a handled 500.
             return response(environ, start_response)
         except Exception as e:
@@ -91,6 +98,8 @@ def wsgi_app(
         except BaseException:
             error = sys.exc_info()[1]
             raise
+        if type(response.response) is not list:
+            _sync_body(response)
         return response(environ, start_response)
     finally:
         if PRESERVE_CONTEXT_KEY in environ:
@@ -102,3 +111,53 @@ def wsgi_app(
         else:
             _cv_ctx.reset(token)
             ctx._token = None
+
+
+# -- async bodies ------------------------------------------------------------------
+_DONE: Any = object()
+
+
+async def _next_chunk(iterator: Any) -> Any:
+    try:
+        return await iterator.__anext__()
+    except StopAsyncIteration:
+        return _DONE
+
+
+class _AsyncBody:
+    """A sync iterator over an async one, for a server that iterates the body.
+
+    Each chunk is awaited on the thread's persistent loop (the one async views
+    ran on); ``close()`` — the server calls it, also when the client left —
+    closes an async generator with ``aclose()`` there, so its ``finally`` runs.
+    """
+
+    __slots__ = ("_iterator",)
+
+    def __init__(self, iterable: Any) -> None:
+        self._iterator = iterable.__aiter__()
+
+    def __iter__(self) -> _AsyncBody:
+        return self
+
+    def __next__(self) -> Any:
+        chunk = run_coroutine(_next_chunk(self._iterator))
+        if chunk is _DONE:
+            raise StopIteration
+        return chunk
+
+    def close(self) -> None:
+        aclose = getattr(self._iterator, "aclose", None)
+        if aclose is not None:
+            run_coroutine(_call(aclose))
+
+
+async def _call(func: Any) -> Any:
+    return await func()
+
+
+def _sync_body(response: Any) -> None:
+    """Let a WSGI server iterate ``response``'s body if it is an async iterable."""
+    body = response.response
+    if hasattr(body, "__aiter__") and not hasattr(body, "__iter__"):
+        response.response = _AsyncBody(body)
