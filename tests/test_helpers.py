@@ -117,3 +117,25 @@ def test_get_root_path():
 
     assert get_root_path(__name__).endswith("tests")
     assert Erlen.__module__ == "erlen.app"
+
+
+def test_stream_with_context_async_generator(app, client):
+    @app.route("/")
+    async def index():
+        async def gen():
+            yield "path="
+            yield request.path
+            yield request.args["q"]
+
+        return stream_with_context(gen())
+
+    @app.route("/deco")
+    async def deco():
+        @stream_with_context
+        async def gen():
+            yield request.path
+
+        return gen()
+
+    assert client.get("/?q=!").data == b"path=/!"
+    assert client.get("/deco").data == b"/deco"

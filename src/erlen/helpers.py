@@ -162,6 +162,8 @@ def stream_with_context(
     The code before the generator's first ``yield`` runs immediately, inside the
     view. Teardown functions run when the request ends, as usual.
     """
+    if hasattr(generator_or_function, "__aiter__"):
+        return _stream_async_with_context(generator_or_function)
     try:
         gen = iter(generator_or_function)  # type: ignore[arg-type]
     except TypeError:
@@ -199,6 +201,39 @@ def stream_with_context(
                 token = _cv_ctx.set(ctx)
                 try:
                     close()
+                finally:
+                    _cv_ctx.reset(token)
+
+    return generator()
+
+
+def _stream_async_with_context(source: Any) -> Any:
+    """:func:`stream_with_context` for an async generator or iterator."""
+    agen = source.__aiter__()
+    ctx = _cv_ctx.get(None)
+    if ctx is None or ctx.request is None:
+        raise RuntimeError(
+            "'stream_with_context' can only be used when a request context is"
+            " active, such as in a view function."
+        )
+
+    async def generator() -> Any:
+        try:
+            while True:
+                token = _cv_ctx.set(ctx)
+                try:
+                    chunk = await agen.__anext__()
+                except StopAsyncIteration:
+                    return
+                finally:
+                    _cv_ctx.reset(token)
+                yield chunk
+        finally:
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None:
+                token = _cv_ctx.set(ctx)
+                try:
+                    await aclose()
                 finally:
                     _cv_ctx.reset(token)
 

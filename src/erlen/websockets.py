@@ -16,7 +16,7 @@ connection is closed before acceptance, which the server answers with 403).
 Under WSGI a request to a WebSocket-only URL answers :class:`UpgradeRequired`
 (426); :meth:`erlen.pipeline.Pipeline.handle_user_exception` makes that choice.
 
-May import: erlen.asgi (the environ builder and worker threads), erlen.ctx,
+May import: erlen.asgi (worker threads), erlen.asgi_environ, erlen.ctx,
 erlen.globals, erlen.signals, erlen.typing.
 """
 
@@ -37,7 +37,8 @@ from werkzeug.exceptions import (
 )
 
 from . import signals
-from .asgi import _environ, in_thread
+from .asgi import in_thread
+from .asgi_environ import _environ
 from .ctx import RequestContext
 
 if TYPE_CHECKING:  # pragma: no cover
