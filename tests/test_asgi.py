@@ -1368,3 +1368,25 @@ def test_unknown_scope_type_is_refused(app):
 
     with pytest.raises(RuntimeError, match="telepathy"):
         asyncio.run(scenario())
+
+
+def test_environ_becomes_a_plain_dict_subclass_once_filled():
+    from erlen.asgi_environ import FilledEnviron
+
+    environ = _environ(
+        http_scope(headers=[("x-a", "1"), ("x-a", "2"), ("cookie", "a=1")])
+    )
+    get = environ.get  # bound before filling, as a caller may cache it
+    assert type(environ) is ASGIEnviron
+    assert environ["PATH_INFO"] == "/"  # eager keys do not fill
+    assert type(environ) is ASGIEnviron
+    assert get("HTTP_X_A") == "1,2"
+    assert type(environ) is FilledEnviron
+    assert get("HTTP_COOKIE") == "a=1"  # the old bound method still works
+    assert isinstance(environ, dict)
+
+
+def test_keys_set_before_filling_win():
+    environ = _environ(http_scope(headers=[("content-length", "10")]))
+    dict.__setitem__(environ, "CONTENT_LENGTH", "4")
+    assert environ["CONTENT_LENGTH"] == "4"

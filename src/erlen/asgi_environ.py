@@ -35,6 +35,19 @@ _dict_contains = dict.__contains__
 _dict_setdefault = dict.setdefault
 
 
+class FilledEnviron(dict):  # type: ignore[type-arg]
+    """What an :class:`ASGIEnviron` becomes once filled: a plain ``dict`` subclass.
+
+    PERF: switching the class (same layout, no overridden methods) makes every
+    later environ access a C-level dict operation again (bench "form", ASGI).
+    """
+
+    __slots__ = ()
+
+    def _fill(self) -> None:
+        """Nothing left to fill (a bound method of the old class may call this)."""
+
+
 class ASGIEnviron(dict):  # type: ignore[type-arg]
     """The environ of a request served over ASGI: a ``dict``, filled in lazily.
 
@@ -42,27 +55,31 @@ class ASGIEnviron(dict):  # type: ignore[type-arg]
     (``HTTP_*``, ``CONTENT_TYPE``, ``CONTENT_LENGTH``), query string, server and
     client addresses and ``wsgi.*`` keys are added from the scope the first time
     anything else is asked for — so a request whose view never reads the request
-    never pays for them.
+    never pays for them. Filling turns the object into a :class:`FilledEnviron`.
     """
 
     __slots__ = ()
 
     def _fill(self) -> None:
+        # A bound method taken before filling may still call this afterwards.
+        if type(self) is not ASGIEnviron:
+            return
         scope = _dict_get(self, "asgi.scope")
-        setdefault = _dict_setdefault
         server = scope.get("server") or _NO_SERVER
         client = scope.get("client")
         port = server[1]
-        setdefault(self, "QUERY_STRING", scope["query_string"].decode("latin-1"))
-        setdefault(self, "SERVER_NAME", server[0])
-        setdefault(self, "SERVER_PORT", "" if port is None else str(port))
-        setdefault(self, "SERVER_PROTOCOL", "HTTP/" + scope.get("http_version", "1.1"))
-        setdefault(self, "REMOTE_ADDR", client[0] if client else "")
-        setdefault(self, "wsgi.url_scheme", scope.get("scheme") or "http")
-        setdefault(self, "wsgi.errors", sys.stderr)
-        setdefault(self, "wsgi.multithread", True)
-        setdefault(self, "wsgi.multiprocess", True)
-        headers: dict[str, str] = {}
+        values: dict[str, Any] = {
+            "QUERY_STRING": scope["query_string"].decode("latin-1"),
+            "SERVER_NAME": server[0],
+            "SERVER_PORT": "" if port is None else str(port),
+            "SERVER_PROTOCOL": "HTTP/" + scope.get("http_version", "1.1"),
+            "REMOTE_ADDR": client[0] if client else "",
+            "wsgi.url_scheme": scope.get("scheme") or "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
         keys = _ENV_KEYS
         for name, value in scope["headers"]:
             key = keys.get(name, False)
@@ -71,83 +88,79 @@ class ASGIEnviron(dict):  # type: ignore[type-arg]
             if key is None:
                 continue
             text = value.decode("latin-1")
-            old = headers.get(key)
+            old = values.get(key)
             if old is None:
-                headers[key] = text
+                values[key] = text
             else:
-                headers[key] = f"{old}{'; ' if key == 'HTTP_COOKIE' else ','}{text}"
-        for key, text in headers.items():
-            setdefault(self, key, text)
-        # Last: its presence marks the environ as filled.
-        setdefault(self, "wsgi.run_once", False)
-
-    def _ready(self) -> None:
-        if not _dict_contains(self, "wsgi.run_once"):
-            self._fill()
+                values[key] = f"{old}{'; ' if key == 'HTTP_COOKIE' else ','}{text}"
+        # Keys set before filling (a read body, a changed length) win.
+        values.update(dict.items(self))
+        dict.update(self, values)
+        self.__class__ = FilledEnviron  # type: ignore[assignment]
 
     def __getitem__(self, key: str) -> Any:
         if key not in _EAGER_KEYS:
-            self._ready()
+            self._fill()
         return dict.__getitem__(self, key)
 
     def get(self, key: str, default: Any = None) -> Any:
         if key not in _EAGER_KEYS:
-            self._ready()
+            self._fill()
         return _dict_get(self, key, default)
 
     def __contains__(self, key: object) -> bool:
         if key not in _EAGER_KEYS:
-            self._ready()
+            self._fill()
         return _dict_contains(self, key)
 
     def __iter__(self) -> Any:
-        self._ready()
+        self._fill()
         return dict.__iter__(self)
 
     def __len__(self) -> int:
-        self._ready()
+        self._fill()
         return dict.__len__(self)
 
     def __repr__(self) -> str:
-        self._ready()
+        self._fill()
         return dict.__repr__(self)
 
     def __eq__(self, other: object) -> bool:
-        self._ready()
+        self._fill()
         return dict.__eq__(self, other)
 
     __hash__ = None  # type: ignore[assignment]
 
     def keys(self) -> Any:
-        self._ready()
+        self._fill()
         return dict.keys(self)
 
     def items(self) -> Any:
-        self._ready()
+        self._fill()
         return dict.items(self)
 
     def values(self) -> Any:
-        self._ready()
+        self._fill()
         return dict.values(self)
 
     def copy(self) -> dict[str, Any]:
-        self._ready()
+        self._fill()
         return dict(dict.items(self))
 
     def pop(self, key: str, *default: Any) -> Any:
-        self._ready()
+        self._fill()
         return dict.pop(self, key, *default)
 
     def setdefault(self, key: str, default: Any = None) -> Any:
-        self._ready()
+        self._fill()
         return _dict_setdefault(self, key, default)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
-        self._ready()
+        self._fill()
         dict.update(self, *args, **kwargs)
 
     def __delitem__(self, key: str) -> None:
-        self._ready()
+        self._fill()
         dict.__delitem__(self, key)
 
 
