@@ -1390,3 +1390,24 @@ def test_keys_set_before_filling_win():
     environ = _environ(http_scope(headers=[("content-length", "10")]))
     dict.__setitem__(environ, "CONTENT_LENGTH", "4")
     assert environ["CONTENT_LENGTH"] == "4"
+
+
+def test_files_in_memory_decides_the_thread_hop():
+    import tempfile
+
+    from werkzeug.datastructures import FileStorage, MultiDict
+
+    from erlen.asgi import _files_in_memory
+
+    small = tempfile.SpooledTemporaryFile(max_size=1024)
+    small.write(b"x")
+    rolled = tempfile.SpooledTemporaryFile(max_size=1)
+    rolled.write(b"xyz")
+    assert not _files_in_memory(None)
+    assert _files_in_memory(MultiDict([("a", FileStorage(io.BytesIO(b"1"), filename="a"))]))
+    assert _files_in_memory(MultiDict([("a", FileStorage(small, filename="s"))]))
+    assert not _files_in_memory(
+        MultiDict([("a", FileStorage(small, filename="s")), ("a", FileStorage(rolled, filename="r"))])
+    )
+    small.close()
+    rolled.close()
