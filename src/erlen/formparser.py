@@ -86,6 +86,7 @@ __all__ = [
     "parse_form_data",
     "parse_qsl_limited",
     "parse_query",
+    "parse_urlencoded",
     "read_small_body",
 ]
 
@@ -330,6 +331,32 @@ def parse_query(
     :param cls: the multi-dict class of the result.
     """
     return multidict_from_lists(cls, _parse_lists(text, max_fields, error))
+
+
+def parse_urlencoded(
+    data: bytes,
+    max_content_length: int | None = None,
+    max_form_memory_size: int | None = DEFAULT_MAX_FORM_MEMORY_SIZE,
+    max_form_parts: int | None = DEFAULT_MAX_FORM_PARTS,
+    cls: type[MultiDict[str, Any]] = MultiDict,
+) -> MultiDict[str, str]:
+    """Parse a whole ``application/x-www-form-urlencoded`` body into a *cls*.
+
+    The form :func:`parse_form_data` gives for this body, with the same limits.
+
+    :raise RequestEntityTooLarge: the body is over the form budget (see
+        :func:`form_memory_budget`), a value over *max_form_memory_size*
+        characters, or more than *max_form_parts* fields.
+    """
+    # PERF: form_memory_budget, inlined.
+    budget = max_content_length
+    if max_form_memory_size is not None:
+        budget = MAX_FORM_MEMORY_TOTAL
+        if max_content_length is not None and max_content_length < budget:
+            budget = max_content_length
+        if budget < max_form_memory_size:
+            budget = max_form_memory_size
+    return _parse_urlencoded(data, budget, max_form_memory_size, max_form_parts, cls)
 
 
 def _parse_urlencoded(
@@ -1073,18 +1100,10 @@ def parse_form_data(
     """
     whole = isinstance(stream, bytes)
     if whole and mimetype == "application/x-www-form-urlencoded":
-        # PERF: no parser object for a body that is already whole; the budget of
-        # form_memory_budget without the call.
-        budget = max_content_length
-        if max_form_memory_size is not None:
-            budget = MAX_FORM_MEMORY_TOTAL
-            if max_content_length is not None and max_content_length < budget:
-                budget = max_content_length
-            if budget < max_form_memory_size:
-                budget = max_form_memory_size
-        form = _parse_urlencoded(
+        # PERF: no parser object for a body that is already whole.
+        form = parse_urlencoded(
             stream,  # type: ignore[arg-type]
-            budget,
+            max_content_length,
             max_form_memory_size,
             max_form_parts,
             cls,
