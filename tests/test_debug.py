@@ -508,3 +508,23 @@ def test_page_for_error_without_erlen_frames():
             response = app.handle_exception(e)
     assert response.status_code == 500
     assert "OSError" in response.get_data(as_text=True)
+
+
+def test_library_frames_fold_into_one_block():
+    from erlen.debug import render_html
+
+    def user_code():
+        import json
+
+        json.loads("{not json")  # raises inside the standard library
+
+    try:
+        user_code()
+    except ValueError as e:
+        page = render_html(e)
+    assert '<details class="libraries">' in page
+    assert "library frames" in page
+    # The user's own frame stays outside the folded block.
+    user_at = page.index("user_code")
+    fold_at = page.index('<details class="libraries">')
+    assert user_at < fold_at

@@ -403,7 +403,7 @@ main{padding:1em 2em}.note{background:#fff6d6;border:1px solid #e8d48a;padding:.
 h2{font-size:1.1em;margin:1.4em 0 .5em}.link{font-style:italic;color:#555;margin:1.4em 0}
 .frame{background:#fff;border:1px solid #ddd;border-radius:4px;margin:.6em 0;overflow:hidden}
 .frame h3{font:13px monospace;margin:0;padding:.5em .8em;background:#f0f0f3}
-.frame.library{opacity:.7}.frame.library h3{background:#f6f6f6}
+.frame.library{opacity:.7}.frame.library h3{background:#f6f6f6}details.libraries>summary{color:#666;cursor:pointer;margin:.5em 0}
 pre{margin:0;padding:.4em .8em;font:13px/1.4 monospace;overflow-x:auto}
 .current{background:#ffe3e3;display:block}
 details{padding:.2em .8em .5em}summary{cursor:pointer;font-size:13px;color:#555}
@@ -447,6 +447,44 @@ def _html_frame(frame: _Frame) -> list[str]:
     return out
 
 
+def _html_frames(exc: _Exception) -> list[str]:
+    """Render a traceback's frames; runs of library frames fold into one block.
+
+    What the reader wants first is their own code: erlen's, the standard
+    library's and installed packages' frames stay one click away.
+    """
+    out: list[str] = []
+    run: list[str] = []
+    run_count = 0
+
+    def flush() -> None:
+        nonlocal run, run_count
+        if run_count > 1:
+            out.append(
+                f'<details class="libraries"><summary>{run_count} library frames'
+                " (erlen, the standard library, installed packages)</summary>"
+            )
+            out.extend(run)
+            out.append("</details>")
+        else:
+            out.extend(run)
+        run = []
+        run_count = 0
+
+    for i, frame in enumerate(exc.frames):
+        if exc.omitted and i == _HEAD_FRAMES:
+            flush()
+            out.append(f'<p class="omitted">… {exc.omitted} frames omitted …</p>')
+        if frame.library:
+            run.extend(_html_frame(frame))
+            run_count += 1
+        else:
+            flush()
+            out.extend(_html_frame(frame))
+    flush()
+    return out
+
+
 def render_html(error: BaseException, request: Request | None = None) -> str:
     """Render the debug page for ``error`` as HTML; every value is escaped."""
     chain = _chain(error)
@@ -462,10 +500,7 @@ def render_html(error: BaseException, request: Request | None = None) -> str:
     ]
     for exc in chain:
         out.append("<h2>Traceback <small>(most recent call last)</small></h2>")
-        for i, frame in enumerate(exc.frames):
-            if exc.omitted and i == _HEAD_FRAMES:
-                out.append(f'<p class="omitted">… {exc.omitted} frames omitted …</p>')
-            out.extend(_html_frame(frame))
+        out.extend(_html_frames(exc))
         out.append(f'<p class="summary">{_e(exc.summary)}</p>')
         if exc.link is not None:
             out.append(f'<p class="link">{_e(exc.link)}</p>')
