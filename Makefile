@@ -35,6 +35,7 @@ format: $(STAMP)
 bench:
 	bash bench/setup.sh
 	bench/.venv/bin/python bench/run.py $(BENCH_ARGS)
+	bench/.venv/bin/python bench/async_wsgi.py
 
 ## One-minute check of the benchmark harness
 bench-quick:

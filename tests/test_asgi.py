@@ -1399,15 +1399,18 @@ def test_files_in_memory_decides_the_thread_hop():
 
     from erlen.asgi import _files_in_memory
 
-    small = tempfile.SpooledTemporaryFile(max_size=1024)
-    small.write(b"x")
-    rolled = tempfile.SpooledTemporaryFile(max_size=1)
-    rolled.write(b"xyz")
-    assert not _files_in_memory(None)
-    assert _files_in_memory(MultiDict([("a", FileStorage(io.BytesIO(b"1"), filename="a"))]))
-    assert _files_in_memory(MultiDict([("a", FileStorage(small, filename="s"))]))
-    assert not _files_in_memory(
-        MultiDict([("a", FileStorage(small, filename="s")), ("a", FileStorage(rolled, filename="r"))])
-    )
-    small.close()
-    rolled.close()
+    with (
+        tempfile.SpooledTemporaryFile(max_size=1024) as small,
+        tempfile.SpooledTemporaryFile(max_size=1) as rolled,
+    ):
+        small.write(b"x")
+        rolled.write(b"xyz")
+        assert not _files_in_memory(None)
+        one = FileStorage(io.BytesIO(b"1"), filename="a")
+        assert _files_in_memory(MultiDict([("a", one)]))
+        assert _files_in_memory(MultiDict([("a", FileStorage(small, filename="s"))]))
+        both = [
+            ("a", FileStorage(small, filename="s")),
+            ("a", FileStorage(rolled, filename="r")),
+        ]
+        assert not _files_in_memory(MultiDict(both))
