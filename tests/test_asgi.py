@@ -683,13 +683,18 @@ def test_one_pool_per_event_loop_and_closed_loops_release_theirs(app):
         return threading.current_thread().name
 
     results: dict[int, list[bytes]] = {}
+    # Every loop makes its pool before any loop closes (a closed loop's pool is
+    # dropped when the next pool is made).
+    all_started = threading.Barrier(3)
 
     def client(n: int) -> None:
         loop = asyncio.new_event_loop()
         try:
-            results[n] = [
+            first = loop.run_until_complete(serve(app, http_scope("/"), Connection()))
+            all_started.wait(timeout=10)
+            results[n] = [first.body] + [
                 loop.run_until_complete(serve(app, http_scope("/"), Connection())).body
-                for _ in range(20)
+                for _ in range(19)
             ]
         finally:
             loop.close()

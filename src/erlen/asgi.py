@@ -31,6 +31,7 @@ import contextvars
 import inspect
 import io
 import tempfile
+import threading
 import weakref
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -246,6 +247,9 @@ def _bind_thread(loop: asyncio.AbstractEventLoop) -> None:
     pipeline._loops.loop = _LoopPortal(loop)
 
 
+_POOLS_LOCK = threading.Lock()
+
+
 def _executor(
     app: Erlen, loop: asyncio.AbstractEventLoop | None = None
 ) -> ThreadPoolExecutor:
@@ -260,16 +264,20 @@ def _executor(
     pools = app.__dict__.setdefault("_asgi_pools", {})
     pool = pools.get(loop)
     if pool is None:
-        for old in [other for other in pools if other.is_closed()]:
-            pools.pop(old).shutdown(wait=False)
-        workers = app.config.get("ASGI_THREADS") or 40
-        pool = pools[loop] = ThreadPoolExecutor(
-            max_workers=workers,
-            thread_name_prefix="erlen-sync",
-            initializer=_bind_thread,
-            initargs=(loop,),
-        )
-        pool._erlen_loop = loop  # type: ignore[attr-defined]
+        # Several loops (one per thread) may make their pools at once.
+        with _POOLS_LOCK:
+            pool = pools.get(loop)
+            if pool is None:
+                for old in [other for other in pools if other.is_closed()]:
+                    pools.pop(old).shutdown(wait=False)
+                workers = app.config.get("ASGI_THREADS") or 40
+                pool = pools[loop] = ThreadPoolExecutor(
+                    max_workers=workers,
+                    thread_name_prefix="erlen-sync",
+                    initializer=_bind_thread,
+                    initargs=(loop,),
+                )
+                pool._erlen_loop = loop  # type: ignore[attr-defined]
     # The pool in_thread tries first: the last one used.
     app.__dict__["_asgi_executor"] = pool
     return pool
