@@ -514,14 +514,18 @@ async def asgi_app(self: Erlen, scope: Scope, receive: Receive, send: Send) -> N
             if type(result) is tuple:
                 # PERF: a 200 with a known body: two messages, no Response.
                 body, ctype = result
+                try:
+                    ctype_raw = _CTYPE_BYTES[ctype]
+                except KeyError:
+                    ctype_raw = _ctype_bytes(ctype)
                 started = True
                 await send(
                     {
                         "type": "http.response.start",
                         "status": 200,
                         "headers": [
-                            (b"content-type", _ctype_bytes(ctype)),
-                            (b"content-length", str(len(body)).encode()),
+                            (b"content-type", ctype_raw),
+                            (b"content-length", b"%d" % len(body)),
                         ],
                     }
                 )

@@ -170,8 +170,9 @@ def _environ(scope: Scope) -> ASGIEnviron:
     ``wsgi.input`` is added only when a body is read (the Request treats its
     absence as an empty body).
     """
+    # PERF: ``in`` + subscript instead of .get(): no calls (bench "hello", ASGI).
     path = scope["path"]
-    raw = scope.get("raw_path")
+    raw = scope["raw_path"] if "raw_path" in scope else None  # noqa: SIM401
     if raw and b"%" in raw:
         # Decode from the raw bytes so invalid UTF-8 stays detectable (400),
         # as under WSGI; the server's str has already replaced it.
@@ -180,7 +181,7 @@ def _environ(scope: Scope) -> ASGIEnviron:
         path_info = path
     else:
         path_info = path.encode().decode("latin-1")
-    root = scope.get("root_path")
+    root = scope["root_path"] if "root_path" in scope else None  # noqa: SIM401
     if root:
         root = root.encode().decode("latin-1")
         if path_info.startswith(root):
@@ -190,7 +191,7 @@ def _environ(scope: Scope) -> ASGIEnviron:
     return ASGIEnviron(
         {
             "asgi.scope": scope,
-            "REQUEST_METHOD": scope.get("method", "GET"),
+            "REQUEST_METHOD": scope["method"] if "method" in scope else "GET",  # noqa: SIM401
             "PATH_INFO": path_info,
             "SCRIPT_NAME": root,
         }
