@@ -17,47 +17,33 @@ Where erlen is stricter than Werkzeug (see ``docs/differences.md``):
 - malformed multipart bodies -> 400 instead of an empty form (:mod:`erlen.formparser`);
 - a terminated stream longer than ``max_content_length`` -> 413, not truncated.
 
-Imports :mod:`erlen.formparser` and :mod:`erlen.globals` (for the current app's
-config); :mod:`erlen.json` is imported on first JSON use.
+The typed header properties (``Accept*``, ``Authorization``, ``Range``, the ``If-*``
+conditionals, ``user_agent``, ``mimetype``...) live in the private
+:mod:`erlen.wrappers._request_headers` as a mixin of :class:`Request`; this module
+keeps construction, the URL, the host, routing attributes, the limits and the body.
+
+Imports :mod:`erlen.formparser`, :mod:`erlen.globals` (for the current app's
+config) and its private sibling :mod:`erlen.wrappers._request_headers`;
+:mod:`erlen.json` is imported on first JSON use.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from io import BytesIO
 from operator import attrgetter
 from typing import IO, Any
 
 from werkzeug.datastructures import (
-    Accept,
-    Authorization,
-    CharsetAccept,
     CombinedMultiDict,
     EnvironHeaders,
     FileStorage,
-    HeaderSet,
     ImmutableList,
     ImmutableMultiDict,
-    LanguageAccept,
-    MIMEAccept,
     MultiDict,
-    Range,
-    RequestCacheControl,
     iter_multi_items,
 )
 from werkzeug.exceptions import BadRequest, SecurityError, UnsupportedMediaType
-from werkzeug.http import (
-    parse_accept_header,
-    parse_cache_control_header,
-    parse_date,
-    parse_etags,
-    parse_if_range_header,
-    parse_list_header,
-    parse_options_header,
-    parse_range_header,
-    parse_set_header,
-)
 from werkzeug.sansio.http import parse_cookie
 from werkzeug.sansio.utils import get_current_url
 from werkzeug.user_agent import UserAgent
@@ -77,13 +63,14 @@ from ..formparser import (
 )
 from ..globals import _cv_ctx
 
-__all__ = ["Request"]
+# The limits lived in this module before the typed header properties moved out;
+# they are re-exported so that existing imports keep working.
+from ._request_headers import MAX_ACCEPT_LENGTH as MAX_ACCEPT_LENGTH
+from ._request_headers import MAX_RANGE_LENGTH as MAX_RANGE_LENGTH
+from ._request_headers import MAX_RANGES as MAX_RANGES
+from ._request_headers import RequestHeadersMixin, _environ_value, _parse_content_type
 
-#: Accept-* headers are parsed up to this many characters (BAD_INPUTS 53).
-MAX_ACCEPT_LENGTH = 500
-#: A Range header with more ranges, or more characters, is ignored (BAD_INPUTS 52).
-MAX_RANGES = 100
-MAX_RANGE_LENGTH = 8192
+__all__ = ["Request"]
 
 # RFC 3986 §3.2.2: reg-name (unreserved characters only) or an IP literal, then an
 # optional port. Anything else in Host ("a@b", "x y", "h/p?q") is refused.
@@ -168,87 +155,6 @@ def _host_is_trusted(host: str, trusted: Any) -> bool:
     return False
 
 
-def _bounded_accept(value: str | None) -> str | None:
-    """Cut an Accept-* value to its complete items within MAX_ACCEPT_LENGTH."""
-    if value is not None and len(value) > MAX_ACCEPT_LENGTH:
-        value = value[:MAX_ACCEPT_LENGTH]
-        cut = value.rfind(",")
-        value = value[:cut] if cut > 0 else ""
-    return value
-
-
-def _environ_value(key: str, doc: str) -> Any:
-    """Make a read-only property giving ``environ.get(key)``."""
-
-    def get(self: Request) -> Any:
-        return self.environ.get(key)
-
-    return property(get, doc=doc)
-
-
-def _environ_parsed(key: str, parse: Callable[[Any], Any], doc: str) -> Any:
-    """Make a read-only property giving ``parse(environ.get(key))``."""
-
-    def get(self: Request) -> Any:
-        return parse(self.environ.get(key))
-
-    return property(get, doc=doc)
-
-
-class _Parsed:
-    """A header parsed on first access and kept in the request's ``_<name>`` slot."""
-
-    def __init__(self, key: str, parse: Callable[[Any], Any], doc: str) -> None:
-        self.key = key
-        self.parse = parse
-        self.__doc__ = doc
-        self.slot = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.slot = "_" + name
-
-    def __get__(self, obj: Request | None, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        value = getattr(obj, self.slot)
-        if value is None:
-            value = self.parse(obj.environ.get(self.key))
-            setattr(obj, self.slot, value)
-        return value
-
-
-# A media type with one token parameter (``multipart/form-data; boundary=xyz``). For
-# such a value parse_options_header gives exactly (type, {name.lower(): value});
-# "*" (RFC 2231) and "%" (%22 unescaping) are left to it.
-_TOKEN = r"[\w!#$&'+\-.^`|~]+"
-_SIMPLE_CONTENT_TYPE_RE = re.compile(
-    rf"[ \t]*([^;]*?)[ \t]*;[ \t]*({_TOKEN})=({_TOKEN})[ \t]*", re.ASCII
-)
-
-
-def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:
-    """Return the lower-cased mimetype of a Content-Type and its parameters."""
-    # PERF: the two common shapes skip parse_options_header (a dozen calls).
-    if ";" not in value:
-        return value.strip(" \t").lower(), {}
-    match = _SIMPLE_CONTENT_TYPE_RE.fullmatch(value)
-    if match is not None:
-        mimetype, key, param = match.groups()
-        if mimetype:
-            return mimetype.lower(), {key.lower(): param}
-    mimetype, params = parse_options_header(value)
-    return mimetype.lower(), params
-
-
-def _bounded_range(value: str | None) -> Range | None:
-    """Parse a Range header unless it has too many ranges or characters."""
-    if value is None or len(value) > MAX_RANGE_LENGTH:
-        return None
-    if value.count(",") >= MAX_RANGES:
-        return None
-    return parse_range_header(value)
-
-
 def _limit(slot: str, key: str, default: Any, doc: str) -> Any:
     """Make a settable property: the value set on the request, else ``config[key]``.
 
@@ -272,11 +178,7 @@ def _limit(slot: str, key: str, default: Any, doc: str) -> Any:
     return property(get, set_, doc=doc)
 
 
-def _accept(cls: type[Accept]) -> Callable[[str | None], Any]:
-    return lambda value: parse_accept_header(_bounded_accept(value), cls)
-
-
-class Request:
+class Request(RequestHeadersMixin):
     """An incoming HTTP request, read lazily from a WSGI environ.
 
     Has the attributes and methods of Flask's ``request`` (Werkzeug's request API
@@ -423,24 +325,6 @@ class Request:
         except (TypeError, ValueError):
             port = None
         return name, port
-
-    @property
-    def access_route(self) -> list[str]:
-        """The ``X-Forwarded-For`` addresses, else ``[remote_addr]``.
-
-        The header is client-controlled unless a trusted proxy sets it.
-        """
-        route = self._access_route
-        if route is None:
-            environ = self.environ
-            if "HTTP_X_FORWARDED_FOR" in environ:
-                items = parse_list_header(environ["HTTP_X_FORWARDED_FOR"])
-            elif environ.get("REMOTE_ADDR") is not None:
-                items = [environ["REMOTE_ADDR"]]
-            else:
-                items = []
-            route = self._access_route = self.list_storage_class(items)
-        return route  # type: ignore[no-any-return]
 
     @property
     def path(self) -> str:
@@ -643,17 +527,6 @@ class Request:
         return cookies
 
     content_type = _environ_value("CONTENT_TYPE", "The ``Content-Type`` header.")
-    content_encoding = _environ_value(
-        "HTTP_CONTENT_ENCODING",
-        "The ``Content-Encoding`` header. erlen does not decode the body.",
-    )
-    content_md5 = _environ_value("HTTP_CONTENT_MD5", "The ``Content-MD5`` header.")
-    referrer = _environ_value("HTTP_REFERER", "The ``Referer`` header.")
-    origin = _environ_value("HTTP_ORIGIN", "The ``Origin`` header.")
-    access_control_request_method = _environ_value(
-        "HTTP_ACCESS_CONTROL_REQUEST_METHOD",
-        "The ``Access-Control-Request-Method`` of a CORS preflight.",
-    )
     remote_addr = _environ_value(
         "REMOTE_ADDR", "The client's address, as the server reports it."
     )
@@ -669,68 +542,6 @@ class Request:
     is_run_once = _environ_value(
         "wsgi.run_once", "Whether the app runs once per process (CGI)."
     )
-    date = _environ_parsed(
-        "HTTP_DATE", parse_date, "The ``Date`` header as an aware datetime."
-    )
-    if_modified_since = _environ_parsed(
-        "HTTP_IF_MODIFIED_SINCE", parse_date, "``If-Modified-Since`` as a datetime."
-    )
-    if_unmodified_since = _environ_parsed(
-        "HTTP_IF_UNMODIFIED_SINCE",
-        parse_date,
-        "``If-Unmodified-Since`` as a datetime.",
-    )
-    # Accept-* values are cut to 500 characters before parsing (BAD_INPUTS 53).
-    accept_mimetypes = _Parsed("HTTP_ACCEPT", _accept(MIMEAccept), "``Accept``.")
-    accept_languages = _Parsed(
-        "HTTP_ACCEPT_LANGUAGE", _accept(LanguageAccept), "``Accept-Language``."
-    )
-    accept_encodings = _Parsed(
-        "HTTP_ACCEPT_ENCODING", _accept(Accept), "``Accept-Encoding``."
-    )
-    accept_charsets = _Parsed(
-        "HTTP_ACCEPT_CHARSET", _accept(CharsetAccept), "``Accept-Charset``."
-    )
-    authorization = _Parsed(
-        "HTTP_AUTHORIZATION",
-        Authorization.from_header,
-        "The ``Authorization`` header (Basic, Bearer, ...), or ``None``.",
-    )
-    cache_control = _Parsed(
-        "HTTP_CACHE_CONTROL",
-        lambda value: parse_cache_control_header(value, None, RequestCacheControl),
-        "The ``Cache-Control`` header.",
-    )
-    pragma = _Parsed(
-        "HTTP_PRAGMA", lambda v: parse_set_header(v or ""), "``Pragma`` as a set."
-    )
-    if_match = _Parsed("HTTP_IF_MATCH", parse_etags, "The ETags of ``If-Match``.")
-    if_none_match = _Parsed(
-        "HTTP_IF_NONE_MATCH", parse_etags, "The ETags of ``If-None-Match``."
-    )
-    if_range = _Parsed("HTTP_IF_RANGE", parse_if_range_header, "``If-Range``.")
-    range = _Parsed(
-        "HTTP_RANGE",
-        _bounded_range,
-        "The ``Range`` header; ``None`` if absent, invalid or over 100 ranges.",
-    )
-
-    def _parsed_content_type(self) -> tuple[str, dict[str, str]]:
-        parsed = self._content_type
-        if parsed is None:
-            parsed = _parse_content_type(self.environ.get("CONTENT_TYPE", ""))
-            self._content_type = parsed
-        return parsed  # type: ignore[no-any-return]
-
-    @property
-    def mimetype(self) -> str:
-        """The content type without parameters, lower case (``"text/html"``)."""
-        return self._parsed_content_type()[0]
-
-    @property
-    def mimetype_params(self) -> dict[str, str]:
-        """The content type's parameters (``{"charset": "utf-8"}``)."""
-        return self._parsed_content_type()[1]
 
     @property
     def content_length(self) -> int | None:
@@ -749,33 +560,6 @@ class Request:
         ):
             return int(value)
         return get_content_length(environ)
-
-    @property
-    def max_forwards(self) -> int | None:
-        """The ``Max-Forwards`` header as an int (ASCII digits only)."""
-        value = self.environ.get("HTTP_MAX_FORWARDS")
-        if value is None:
-            return None
-        value = value.strip(" \t")
-        if value.isascii() and value.isdigit() and len(value) <= 18:
-            return int(value)
-        return None
-
-    @property
-    def access_control_request_headers(self) -> HeaderSet | None:
-        """The ``Access-Control-Request-Headers`` of a CORS preflight."""
-        value = self.environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
-        return None if value is None else parse_set_header(value)
-
-    @property
-    def user_agent(self) -> UserAgent:
-        """The ``User-Agent``; ``user_agent.string`` is the header value."""
-        agent = self._user_agent
-        if agent is None:
-            agent = self._user_agent = self.user_agent_class(
-                self.environ.get("HTTP_USER_AGENT", "")
-            )
-        return agent  # type: ignore[no-any-return]
 
     # -- limits ----------------------------------------------------------------------
 
