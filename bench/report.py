@@ -10,6 +10,7 @@ Imports ``apps`` and ``scenarios`` (for orders and titles); matplotlib only in
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -365,6 +366,11 @@ def markdown_report(res: Results, e2e: list, meta: dict) -> str:
         out += [f"- {ln}" for ln in lines]
     out.append("\n## Targets\n")
     out += [f"- **{v}** {label} — {detail}" for v, label, detail in targets(res, e2e)]
+    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+    if os.path.exists(analysis):
+        # Hand-written: where the time goes for each remaining FAIL line.
+        with open(analysis, encoding="utf-8") as f:
+            out.append("\n" + f.read().strip())
     out.append("\n![chart](latest.png)\n")
     return "\n".join(out)
 
