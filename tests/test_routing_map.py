@@ -691,3 +691,18 @@ def test_fast_path_ok_is_correct_before_refresh():
     build_only = Map([Rule("/s", subdomain="cdn", endpoint="s", build_only=True)])
     build_only.refresh()
     assert build_only.fast_path_ok
+
+
+def test_http_request_for_websocket_only_url_is_426():
+    from erlen.routing import UpgradeRequired
+
+    url_map = Map([Rule("/ws", endpoint="ws", websocket=True)])
+    with pytest.raises(UpgradeRequired) as info:
+        url_map.match("/ws", "GET")
+    assert info.value.code == 426
+    assert ("Upgrade", "websocket") in info.value.get_headers()
+    # The other direction stays Werkzeug's 400.
+    url_map.add(Rule("/http", endpoint="http"))
+    with pytest.raises(WebsocketMismatch) as info:
+        url_map.match("/http", "GET", websocket=True)
+    assert not isinstance(info.value, UpgradeRequired)

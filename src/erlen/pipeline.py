@@ -8,8 +8,7 @@ the IO. The :class:`Plan` records, once per app state, which per-request work th
 app actually needs, so a hello-world request skips everything else.
 
 May import: erlen.ctx, erlen.globals, erlen.routing, erlen.signals, erlen.wrappers,
-erlen.typing; erlen.websockets lazily, for its 426 error only. Never imports
-another adapter.
+erlen.typing. Never imports an adapter.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
 )
-from werkzeug.routing import RequestRedirect, RoutingException, WebsocketMismatch
+from werkzeug.routing import RequestRedirect, RoutingException
 
 from . import signals
 from .globals import _cv_ctx
@@ -582,16 +581,6 @@ class Pipeline:
 
     def handle_user_exception(self: Erlen, e: Exception) -> Any:  # type: ignore[misc]
         """Handle an exception raised by a hook or view; re-raise if unhandled."""
-        # -- erlen addition: an HTTP request for a WebSocket-only URL gets 426
-        # Upgrade Required, not Werkzeug's 400 (docs/websockets.md).
-        if (
-            type(e) is WebsocketMismatch
-            and getattr(_cv_ctx.get(), "websocket", None) is None
-        ):
-            from .websockets import UpgradeRequired
-
-            e = UpgradeRequired()
-        # -- end erlen addition --------------------------------------------------
         # -- erlen addition: debug-mode explanations (docs/debugging.md), folded
         # into Flask's show_exception check so that a 404 makes no extra call.
         if isinstance(e, BadRequestKeyError | RequestRedirect):

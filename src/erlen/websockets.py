@@ -13,11 +13,11 @@ the HTTP response refusing the handshake (through the ASGI
 ``websocket.http.response`` extension when the server offers it; otherwise the
 connection is closed before acceptance, which the server answers with 403).
 
-Under WSGI a request to a WebSocket-only URL answers :class:`UpgradeRequired`
-(426); :meth:`erlen.pipeline.Pipeline.handle_user_exception` makes that choice.
+A plain HTTP request to a WebSocket-only URL answers :class:`UpgradeRequired`
+(426): the router raises it (:mod:`erlen.routing`), so every driver agrees.
 
 May import: erlen.asgi (worker threads), erlen.asgi_environ, erlen.ctx,
-erlen.globals, erlen.signals, erlen.typing.
+erlen.globals, erlen.routing, erlen.signals, erlen.typing.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from . import signals
 from .asgi import in_thread
 from .asgi_environ import _environ
 from .ctx import RequestContext
+from .routing import UpgradeRequired as UpgradeRequired
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import Erlen
@@ -98,33 +99,6 @@ class WebsocketDisconnect(Exception):
         if self.reason:
             return f"WebSocket closed with code {self.code}: {self.reason}"
         return f"WebSocket closed with code {self.code}"
-
-
-class UpgradeRequired(HTTPException):
-    """426 Upgrade Required: the URL serves WebSocket connections only.
-
-    The answer to a plain HTTP request for a WebSocket route (under WSGI every
-    request is one), and to a handshake of a WebSocket version erlen's servers
-    do not speak (RFC 6455 §4.4). Register an error handler for this class to
-    change the page.
-    """
-
-    code = 426
-    description = (
-        "This URL accepts WebSocket connections only. Connect with a WebSocket"
-        " client (ws:// or wss://); the app must be served by an ASGI server,"
-        " since WSGI cannot carry WebSockets."
-    )
-
-    def get_headers(
-        self, environ: Any = None, scope: Any = None
-    ) -> list[tuple[str, str]]:
-        """Name the protocol to upgrade to, as RFC 9110 §15.5.22 requires."""
-        return [
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Upgrade", "websocket"),
-            ("Sec-WebSocket-Version", "13"),
-        ]
 
 
 class Websocket:

@@ -26,6 +26,7 @@ from .exceptions import (
     BuildError,
     RedirectRequired,
     RequestRedirect,
+    UpgradeRequired,
     ValidationError,
     WebsocketMismatch,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "Rule",
     "UUIDConverter",
     "UnicodeConverter",
+    "UpgradeRequired",
     "ValidationError",
     "WebsocketMismatch",
 ]

@@ -3,7 +3,8 @@
 ``ValidationError``, ``RequestRedirect`` and ``WebsocketMismatch`` are Werkzeug's
 own classes, re-exported so that code written for Flask catches and raises the
 same types.  ``BuildError`` subclasses Werkzeug's so ``except BuildError`` in
-existing code keeps working.
+existing code keeps working; so does ``UpgradeRequired``, the 426 raised for a
+plain HTTP request to a WebSocket-only URL, for ``except WebsocketMismatch``.
 
 Imports no other erlen module.
 """
@@ -24,9 +25,39 @@ __all__ = [
     "BuildError",
     "RedirectRequired",
     "RequestRedirect",
+    "UpgradeRequired",
     "ValidationError",
     "WebsocketMismatch",
 ]
+
+
+class UpgradeRequired(WebsocketMismatch):
+    """426 Upgrade Required: the URL serves WebSocket connections only.
+
+    Raised by :meth:`Map.match` for a plain HTTP request that only WebSocket
+    rules match (under WSGI every request is one), and by the WebSocket
+    handshake for a protocol version erlen's servers do not speak (RFC 6455
+    §4.4). A :class:`WebsocketMismatch` (Werkzeug answers 400 there), so code
+    catching that keeps working. Register an error handler for this class to
+    change the page.
+    """
+
+    code = 426
+    description = (
+        "This URL accepts WebSocket connections only. Connect with a WebSocket"
+        " client (ws:// or wss://); the app must be served by an ASGI server,"
+        " since WSGI cannot carry WebSockets."
+    )
+
+    def get_headers(
+        self, environ: Any = None, scope: Any = None
+    ) -> list[tuple[str, str]]:
+        """Name the protocol to upgrade to, as RFC 9110 §15.5.22 requires."""
+        return [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Upgrade", "websocket"),
+            ("Sec-WebSocket-Version", "13"),
+        ]
 
 
 class RedirectRequired(Exception):

@@ -25,7 +25,12 @@ from werkzeug.datastructures import ImmutableDict, MultiDict
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from .converters import DEFAULT_CONVERTERS, BaseConverter, ValidationError, quote_path
-from .exceptions import BuildError, RedirectRequired, WebsocketMismatch
+from .exceptions import (
+    BuildError,
+    RedirectRequired,
+    UpgradeRequired,
+    WebsocketMismatch,
+)
 from .matcher import (
     BLOCKED,
     NOSLASH,
@@ -274,7 +279,8 @@ class Map:
         :raises werkzeug.exceptions.NotFound: no rule matches.
         :raises werkzeug.exceptions.MethodNotAllowed: rules match the path but not
             the method; ``valid_methods`` lists theirs.
-        :raises WebsocketMismatch: only rules of the other protocol match.
+        :raises WebsocketMismatch: only rules of the other protocol match
+            (:class:`UpgradeRequired`, a 426, for an HTTP request).
         :raises RedirectRequired: the request must be redirected (see its doc).
         """
         if subdomain or not self._plain:
@@ -464,7 +470,8 @@ class Map:
         if allowed:
             raise MethodNotAllowed(valid_methods=sorted(allowed))
         if mismatch:
-            raise WebsocketMismatch()
+            # An HTTP request for a WebSocket-only URL: 426, not Werkzeug's 400.
+            raise WebsocketMismatch() if websocket else UpgradeRequired()
         raise NotFound()
 
     def _post_match(
