@@ -191,7 +191,6 @@ class RequestContext(AppContext):
         self.flashes: list[tuple[str, str]] | None = None
         #: The context that owns ``g`` and the app-context teardown (self or outer).
         self._appctx: AppContext | None = None
-        self._pushes = 0
 
     # -- app-context sharing ------------------------------------------------------
     def _owner(self) -> AppContext:
@@ -246,7 +245,6 @@ class RequestContext(AppContext):
         """Make this context current and match the request's URL."""
         self._token = _cv_ctx.set(self)
         self._appctx = None
-        self._pushes += 1
         if self._owner() is self and signals.appcontext_pushed.receivers:
             signals.appcontext_pushed.send(
                 self.app, _async_wrapper=self.app.ensure_sync

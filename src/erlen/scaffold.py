@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import os
-import pathlib
 import sys
 from collections import defaultdict
 from collections.abc import Callable
@@ -429,7 +428,3 @@ class Scaffold:
         if issubclass(exc_class, HTTPException):
             return exc_class, exc_class.code
         return exc_class, None
-
-    # -- helpers ----------------------------------------------------------------------
-    def _find_root_file(self) -> pathlib.Path:  # pragma: no cover - diagnostics
-        return pathlib.Path(self.root_path)

@@ -107,8 +107,6 @@ class Map:
         self._plain = False
         #: Literal path -> {method or "*": rule}; read it after :meth:`refresh`.
         self.static_routes: dict[str, dict[str, Rule]] = {}
-        #: :attr:`static_routes` keyed by the WSGI (latin-1) form of each path.
-        self.static_routes_wsgi: dict[str, dict[str, Rule]] = {}
         #: False when some rule needs the host or subdomain: always call match().
         #: Kept correct by add() even before the next refresh.
         self.fast_path_ok = not host_matching
@@ -235,10 +233,6 @@ class Map:
         self._snapshot = (alternatives, http, ws)
         self._http, self._ws = http, ws
         self.static_routes = static
-        self.static_routes_wsgi = {
-            path.encode("utf-8").decode("latin-1"): methods
-            for path, methods in static.items()
-        }
         self.fast_path_ok = not domain_mode
         self._dirty = False
         self._plain = not domain_mode
