@@ -157,7 +157,7 @@ class HookChain:
     ``after_websocket`` functions instead of the request ones.
     """
 
-    __slots__ = ("after", "before", "url_value_preprocessors")
+    __slots__ = ("after", "before", "runs_before", "url_value_preprocessors")
 
     def __init__(
         self, app: Erlen, blueprint: str | None, websocket: bool = False
@@ -177,6 +177,8 @@ class HookChain:
         self.after = tuple(
             chain.from_iterable(reversed(after.get(n, ())) for n in reversed(names))
         )
+        #: Something runs before the view (preprocessors or before hooks).
+        self.runs_before = bool(self.url_value_preprocessors or self.before)
 
 
 # -- async support under a sync driver --------------------------------------------

@@ -37,7 +37,7 @@ from werkzeug.exceptions import (
 )
 
 from . import signals
-from .asgi import in_thread
+from .asgi import in_thread, run_before_and_view
 from .asgi_environ import _environ
 from .ctx import RequestContext
 from .routing import UpgradeRequired as UpgradeRequired
@@ -589,22 +589,7 @@ async def _serve(
     try:
         try:
             _check_handshake(app, ws, req)
-            if hooks.url_value_preprocessors:
-                for func in hooks.url_value_preprocessors:
-                    func(endpoint, req.view_args)
-            rv = None
-            for func in hooks.before:
-                rv = func()
-                if inspect.isawaitable(rv):
-                    rv = await rv
-                if rv is not None:
-                    break
-            if rv is None:
-                if rule is None:
-                    raise req.routing_exception  # type: ignore[misc]
-                rv = app.view_functions[endpoint](**req.view_args)  # type: ignore[index]
-                if inspect.isawaitable(rv):
-                    rv = await rv
+            rv = await run_before_and_view(app, req, rule, endpoint, hooks)
         except WebsocketDisconnect:
             rv = None
         except Exception as e:
