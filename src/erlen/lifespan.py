@@ -87,23 +87,16 @@ def _describe(error: BaseException) -> str:
 async def run_lifespan(app: Erlen, scope: Scope, receive: Receive, send: Send) -> None:
     """Serve one ``lifespan`` scope (the server calls this once per worker)."""
     stack = AsyncExitStack()
-    message = await receive()
-    if message["type"] != "lifespan.startup":  # pragma: no cover - server bug
-        return
-    try:
-        await startup(app, stack)
-    except Exception as e:
-        app.logger.error("Startup failed: %s", _describe(e), exc_info=e)
-        await send({"type": "lifespan.startup.failed", "message": _describe(e)})
-        return
-    await send({"type": "lifespan.startup.complete"})
-    message = await receive()
-    if message["type"] != "lifespan.shutdown":  # pragma: no cover - server bug
-        return
-    try:
-        await shutdown(app, stack)
-    except Exception as e:
-        app.logger.error("Shutdown failed: %s", _describe(e), exc_info=e)
-        await send({"type": "lifespan.shutdown.failed", "message": _describe(e)})
-        return
-    await send({"type": "lifespan.shutdown.complete"})
+    for phase, step in (("startup", startup), ("shutdown", shutdown)):
+        message = await receive()
+        if message["type"] != f"lifespan.{phase}":  # pragma: no cover - server bug
+            return
+        try:
+            await step(app, stack)
+        except Exception as e:
+            app.logger.error(
+                "%s failed: %s", phase.capitalize(), _describe(e), exc_info=e
+            )
+            await send({"type": f"lifespan.{phase}.failed", "message": _describe(e)})
+            return
+        await send({"type": f"lifespan.{phase}.complete"})
