@@ -31,6 +31,7 @@ from .cli import AppGroup
 from .config import DEFAULT_CONFIG, Config, ConfigAttribute, make_timedelta
 from .ctx import AppContext, RequestContext, _AppCtxGlobals
 from .globals import _cv_ctx
+from .helpers import get_debug_flag
 from .json.provider import default_provider_class
 from .pipeline import Pipeline
 from .routing import Map, Rule
@@ -224,7 +225,7 @@ class Erlen(AppTemplatingMixin, Pipeline, Scaffold):
         """Create the config object, filled with the defaults."""
         root_path = self.instance_path if instance_relative else self.root_path
         defaults = dict(self.default_config)
-        defaults["DEBUG"] = _env_flag("ERLEN_DEBUG", "FLASK_DEBUG")
+        defaults["DEBUG"] = get_debug_flag()
         return self.config_class(root_path, defaults)
 
     def auto_find_instance_path(self) -> str:
@@ -611,14 +612,6 @@ def _mark_asgi_callable(func: Any) -> None:
 
 
 _mark_asgi_callable(Erlen.__call__)
-
-
-def _env_flag(*names: str) -> bool:
-    for name in names:
-        val = os.environ.get(name)
-        if val:
-            return val.lower() not in {"0", "false", "no"}
-    return False
 
 
 def _find_package(import_name: str) -> tuple[str | None, str]:

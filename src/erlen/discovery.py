@@ -9,7 +9,7 @@ error is an :class:`AppImportError` carrying that code's traceback.
 
 The public names are re-exported by :mod:`erlen.cli`, where Flask has them.
 
-May import: erlen.app (lazily, for the ``Erlen`` class and the debug switch).
+May import: erlen.helpers (the debug switch); erlen.app lazily, for the ``Erlen`` class.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from .helpers import get_debug_flag as get_debug_flag
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import Erlen
@@ -304,13 +306,6 @@ def locate_app(
     if app_name is None:
         return find_best_app(module)
     return find_app_by_string(module, app_name)
-
-
-def get_debug_flag() -> bool:
-    """Return the debug switch of the environment (``ERLEN_DEBUG``, ``FLASK_DEBUG``)."""
-    from .app import _env_flag
-
-    return _env_flag("ERLEN_DEBUG", "FLASK_DEBUG")
 
 
 def get_load_dotenv(default: bool = True) -> bool:

@@ -9,6 +9,7 @@ proxies.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from functools import update_wrapper
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -238,6 +239,19 @@ def _stream_async_with_context(source: Any) -> Any:
                     _cv_ctx.reset(token)
 
     return generator()
+
+
+def get_debug_flag() -> bool:
+    """Return whether the environment asks for debug mode.
+
+    ``ERLEN_DEBUG`` is read first, then ``FLASK_DEBUG`` (so migrating apps keep
+    their setting); ``0``, ``false`` and ``no`` mean off.
+    """
+    for name in ("ERLEN_DEBUG", "FLASK_DEBUG"):
+        value = os.environ.get(name)
+        if value:
+            return value.lower() not in {"0", "false", "no"}
+    return False
 
 
 def get_root_path(import_name: str) -> str:
