@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import B, EmptyForever, body, close, part
 from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.exceptions import (
     BadRequest,
@@ -35,38 +36,6 @@ from erlen.multipart import (
     default_stream_factory,
     parse_boundary,
 )
-
-B = b"bNd"
-
-
-def part(
-    name: str | bytes,
-    data: bytes,
-    filename: str | bytes | None = None,
-    headers: tuple[bytes, ...] = (),
-    lb: bytes = b"\r\n",
-    boundary: bytes = B,
-) -> bytes:
-    """Encode one multipart part (delimiter line, headers, blank line, data, CRLF)."""
-    if isinstance(name, str):
-        name = name.encode()
-    disp = b'Content-Disposition: form-data; name="' + name + b'"'
-    if filename is not None:
-        if isinstance(filename, str):
-            filename = filename.encode()
-        disp += b'; filename="' + filename + b'"'
-    out = b"--" + boundary + lb + disp + lb
-    for h in headers:
-        out += h + lb
-    return out + lb + data + lb
-
-
-def close(boundary: bytes = B, lb: bytes = b"\r\n") -> bytes:
-    return b"--" + boundary + b"--" + lb
-
-
-def body(*parts: bytes) -> bytes:
-    return b"".join(parts) + close()
 
 
 def run(
@@ -98,24 +67,6 @@ class Recorder:
 
     def all_closed(self) -> bool:
         return all(f.closed for f in self.made)
-
-
-class EmptyForever(io.RawIOBase):
-    """A stream that returns its data, then ``b""`` on every read, counting reads."""
-
-    def __init__(self, data: bytes = b"") -> None:
-        self.data = data
-        self.reads = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
-        self.reads += 1
-        if self.reads > 10_000:  # pragma: no cover - only if the loop never ends
-            raise AssertionError("read called forever")
-        out, self.data = self.data, b""
-        return out
 
 
 # -- multipart: normal bodies, compared with Werkzeug ----------------------------------

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from support import make_environ, twins
 from werkzeug.datastructures import (
     CombinedMultiDict,
     EnvironHeaders,
@@ -33,7 +34,6 @@ from werkzeug.exceptions import (
     SecurityError,
     UnsupportedMediaType,
 )
-from werkzeug.test import EnvironBuilder
 from werkzeug.user_agent import UserAgent
 from werkzeug.wrappers import Request as WRequest
 
@@ -41,23 +41,6 @@ from erlen.globals import _cv_ctx
 from erlen.wrappers.request import Request
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def make_environ(*args: Any, **kwargs: Any) -> dict[str, Any]:
-    builder = EnvironBuilder(*args, **kwargs)
-    try:
-        return builder.get_environ()
-    finally:
-        builder.close()
-
-
-def twins(env: dict[str, Any]) -> tuple[Request, WRequest]:
-    """Return an erlen and a Werkzeug request over copies of *env* and its body."""
-    raw = env["wsgi.input"].read() if "wsgi.input" in env else b""
-    env["wsgi.input"] = io.BytesIO(raw)  # so that *env* can be used again
-    a = dict(env, **{"wsgi.input": io.BytesIO(raw)})
-    b = dict(env, **{"wsgi.input": io.BytesIO(raw)})
-    return Request(a), WRequest(b)
 
 
 class FakeApp:

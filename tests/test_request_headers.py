@@ -7,32 +7,13 @@ purpose (BAD_INPUTS 52, 53), the test says so.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
+from support import make_environ, twins
 from werkzeug.datastructures import Authorization
-from werkzeug.test import EnvironBuilder
-from werkzeug.wrappers import Request as WRequest
 
 from erlen.wrappers.request import Request
-
-
-def make_environ(*args: Any, **kwargs: Any) -> dict[str, Any]:
-    builder = EnvironBuilder(*args, **kwargs)
-    try:
-        return builder.get_environ()
-    finally:
-        builder.close()
-
-
-def twins(env: dict[str, Any]) -> tuple[Request, WRequest]:
-    """Return an erlen and a Werkzeug request over copies of *env* and its body."""
-    raw = env["wsgi.input"].read() if "wsgi.input" in env else b""
-    env["wsgi.input"] = io.BytesIO(raw)  # so that *env* can be used again
-    a = dict(env, **{"wsgi.input": io.BytesIO(raw)})
-    b = dict(env, **{"wsgi.input": io.BytesIO(raw)})
-    return Request(a), WRequest(b)
 
 
 def test_request_is_slot_only_with_the_mixin() -> None:

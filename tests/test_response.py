@@ -18,6 +18,7 @@ import pytest
 from flask import Response as FlaskResponse
 from hypothesis import given
 from hypothesis import strategies as st
+from support import response_environ, wsgi_run
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import NotFound
 from werkzeug.test import EnvironBuilder
@@ -27,26 +28,6 @@ from werkzeug.wsgi import FileWrapper
 from erlen.globals import _cv_ctx
 from erlen.wrappers import response as response_module
 from erlen.wrappers.response import Response
-
-
-def environ(method: str = "GET", **headers: str) -> dict:
-    return EnvironBuilder(method=method, headers=headers).get_environ()
-
-
-def wsgi_run(resp, env=None):
-    """Call ``resp`` as a WSGI app; return (status, headers, body)."""
-    seen = {}
-
-    def start_response(status, headers, exc_info=None):
-        seen["status"], seen["headers"] = status, headers
-        return lambda data: None
-
-    app_iter = resp(env or environ(), start_response)
-    body = b"".join(app_iter)
-    if hasattr(app_iter, "close"):
-        app_iter.close()
-    return seen["status"], seen["headers"], body
-
 
 # -- Construction, compared with Flask ----------------------------------------------
 
@@ -105,7 +86,7 @@ def test_construction_matches_flask(body, kwargs):
     assert ours.is_streamed == theirs.is_streamed
     assert ours.is_json == theirs.is_json
     assert repr(ours) == repr(theirs)
-    env = environ()
+    env = response_environ()
     wire = ours.wire_headers()  # before the Headers object exists
     assert wire == theirs.get_wsgi_headers(env).to_wsgi_list()
     assert list(ours.headers) == list(theirs.headers)
@@ -317,7 +298,10 @@ def test_location_property_and_injection():
 def test_location_iri_is_converted_like_werkzeug():
     hdrs = {"Location": "/\u00fcber a?q=\u00e9", "Content-Location": "/\u2603"}
     ours, theirs = Response("x", headers=hdrs), FlaskResponse("x", headers=hdrs)
-    assert ours.wire_headers() == theirs.get_wsgi_headers(environ()).to_wsgi_list()
+    assert (
+        ours.wire_headers()
+        == theirs.get_wsgi_headers(response_environ()).to_wsgi_list()
+    )
 
 
 def test_autocorrect_location_header():
@@ -328,7 +312,9 @@ def test_autocorrect_location_header():
         autocorrect_location_header = True
 
     env = (
-        environ(path="/a/b?x=1") if False else EnvironBuilder("/a/b?x=1").get_environ()
+        response_environ(path="/a/b?x=1")
+        if False
+        else EnvironBuilder("/a/b?x=1").get_environ()
     )
     ours, theirs = (
         Auto("x", headers={"Location": "c"}),
@@ -351,7 +337,10 @@ def test_data_property_and_set_data():
     for r in (ours, theirs):
         r.data = "h\u00e9"
     assert ours.data == theirs.data == "h\u00e9".encode()
-    assert ours.wire_headers() == theirs.get_wsgi_headers(environ()).to_wsgi_list()
+    assert (
+        ours.wire_headers()
+        == theirs.get_wsgi_headers(response_environ()).to_wsgi_list()
+    )
     r = Response("x", headers={"X-A": "1"})
     r.set_data(b"four")
     assert r.headers["Content-Length"] == "4"
@@ -669,7 +658,7 @@ def test_wire_headers_property(pairs):
         assert not set(value) & set("\r\n\x00")
     theirs = FlaskResponse("x")
     theirs.headers._list.extend(pairs)
-    assert wire == theirs.get_wsgi_headers(environ()).to_wsgi_list()
+    assert wire == theirs.get_wsgi_headers(response_environ()).to_wsgi_list()
 
 
 def test_name_cache_is_bounded(monkeypatch):
@@ -709,9 +698,14 @@ def test_bodiless_statuses_drop_headers_like_werkzeug(status):
         ("Allow", "GET"),
     ]
     ours, theirs = Response("abc", status, hdrs), FlaskResponse("abc", status, hdrs)
-    assert ours.wire_headers() == theirs.get_wsgi_headers(environ()).to_wsgi_list()
+    assert (
+        ours.wire_headers()
+        == theirs.get_wsgi_headers(response_environ()).to_wsgi_list()
+    )
     lazy, flazy = Response("abc", status), FlaskResponse("abc", status)
-    assert lazy.wire_headers() == flazy.get_wsgi_headers(environ()).to_wsgi_list()
+    assert (
+        lazy.wire_headers() == flazy.get_wsgi_headers(response_environ()).to_wsgi_list()
+    )
 
 
 def test_asgi_headers():
@@ -744,7 +738,7 @@ def test_asgi_headers():
     ],
 )
 def test_wsgi_call_matches_flask(make, method):
-    env = environ(method)
+    env = response_environ(method)
     ours, theirs = wsgi_run(make(Response), env), wsgi_run(make(FlaskResponse), env)
     assert ours == theirs
 
@@ -760,15 +754,18 @@ def test_head_keeps_length_and_closes_generator():
 
     r = Response(gen())
     r.call_on_close(lambda: closed.append("cb"))
-    status, headers, body = wsgi_run(r, environ("HEAD"))
+    status, headers, body = wsgi_run(r, response_environ("HEAD"))
     assert body == b"" and status == "200 OK"
     assert headers == [("Content-Type", "text/html; charset=utf-8")]
     assert closed == ["cb"]
-    assert wsgi_run(Response("abc"), environ("HEAD"))[1][-1] == ("Content-Length", "3")
+    assert wsgi_run(Response("abc"), response_environ("HEAD"))[1][-1] == (
+        "Content-Length",
+        "3",
+    )
 
 
 def test_get_app_iter_paths():
-    env = environ()
+    env = response_environ()
     r = Response("abc")
     assert r.get_app_iter(env) is r.response  # nothing to close: the list itself
     r.call_on_close(lambda: None)
@@ -792,10 +789,13 @@ def test_wsgi_call_with_invalid_header_closes_body():
     r.headers._list.append(("X-B", "\x00"))
     r.call_on_close(lambda: closed.append(True))
     with pytest.raises(ValueError, match="'X-B'"):
-        r(environ(), lambda s, h: pytest.fail("start_response must not be called"))
+        r(
+            response_environ(),
+            lambda s, h: pytest.fail("start_response must not be called"),
+        )
     assert closed == [True]
     with pytest.raises(ValueError, match="'X-B'"):
-        r.get_wsgi_response(environ())
+        r.get_wsgi_response(response_environ())
     assert closed == [True, True]
 
 
@@ -808,7 +808,7 @@ def test_streaming_through_wsgi_is_lazy():
             yield chunk
 
     started = []
-    app_iter = Response(gen())(environ(), lambda s, h: started.append(s))
+    app_iter = Response(gen())(response_environ(), lambda s, h: started.append(s))
     assert started == ["200 OK"] and produced == []
     it = iter(app_iter)
     assert next(it) == b"a" and produced == ["a"]
@@ -816,7 +816,7 @@ def test_streaming_through_wsgi_is_lazy():
 
 
 def test_force_type_and_from_app():
-    env = environ()
+    env = response_environ()
     wz = WerkzeugResponse("from werkzeug", 201, {"X-A": "1"})
     r = Response.force_type(wz, env)
     assert isinstance(r, Response) and r.status_code == 201

@@ -10,32 +10,12 @@ from types import SimpleNamespace
 
 import pytest
 from flask import Response as FlaskResponse
+from support import response_environ, wsgi_run
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
-from werkzeug.test import EnvironBuilder
 from werkzeug.wsgi import FileWrapper
 
 from erlen.wrappers.response import Response
-
-
-def environ(method: str = "GET", **headers: str) -> dict:
-    return EnvironBuilder(method=method, headers=headers).get_environ()
-
-
-def wsgi_run(resp, env=None):
-    """Call ``resp`` as a WSGI app; return (status, headers, body)."""
-    seen = {}
-
-    def start_response(status, headers, exc_info=None):
-        seen["status"], seen["headers"] = status, headers
-        return lambda data: None
-
-    app_iter = resp(env or environ(), start_response)
-    body = b"".join(app_iter)
-    if hasattr(app_iter, "close"):
-        app_iter.close()
-    return seen["status"], seen["headers"], body
-
 
 # -- Conditional requests ------------------------------------------------------------
 
@@ -61,10 +41,10 @@ def conditional(
     if last_modified:
         r.headers["Last-Modified"] = last_modified
     try:
-        r.make_conditional(environ(method, **req_headers), **kwargs)
+        r.make_conditional(response_environ(method, **req_headers), **kwargs)
     except RequestedRangeNotSatisfiable as e:
         return 416, e.get_response().headers.get("Content-Range")
-    env = environ(method)
+    env = response_environ(method)
     return r.status_code, wsgi_run(r, env)[1:]
 
 
@@ -178,7 +158,7 @@ def test_conditional_only_for_2xx_and_get_head():
     assert conditional(Response, {"Range": "bytes=0-1"}, accept_ranges=True)[0] == 200
     assert conditional(Response, {"Range": "bytes=0-1"}, complete_length=10)[0] == 200
     r = Response("x")
-    assert r.make_conditional(environ("PUT", **{"If-Match": '"x"'})) is r
+    assert r.make_conditional(response_environ("PUT", **{"If-Match": '"x"'})) is r
     assert r.status_code == 200 and "Date" not in r.headers
 
 
@@ -186,7 +166,9 @@ def test_304_wire_and_headers_set():
     r = Response("hello")
     r.set_etag("abc")
     r.cache_control.max_age = 5
-    r.make_conditional(environ(**{"If-None-Match": '"abc"'}), accept_ranges="bytes")
+    r.make_conditional(
+        response_environ(**{"If-None-Match": '"abc"'}), accept_ranges="bytes"
+    )
     assert r.status == "304 NOT MODIFIED"
     assert "Date" in r.headers and r.headers["Accept-Ranges"] == "bytes"
     _, headers, body = wsgi_run(r)
@@ -199,7 +181,7 @@ def test_304_wire_and_headers_set():
 def test_range_response_details():
     r = Response(b"0123456789")
     r.make_conditional(
-        environ(Range="bytes=2-4"), accept_ranges=True, complete_length=10
+        response_environ(Range="bytes=2-4"), accept_ranges=True, complete_length=10
     )
     assert r.status_code == 206
     assert r.headers["Content-Range"] == "bytes 2-4/10"
@@ -207,14 +189,14 @@ def test_range_response_details():
     assert r.accept_ranges == "bytes"
     r = Response(b"0123456789")
     r.make_conditional(
-        environ(Range="bytes=-50"), accept_ranges=True, complete_length=10
+        response_environ(Range="bytes=-50"), accept_ranges=True, complete_length=10
     )
     assert (
         r.headers["Content-Range"] == "bytes 0-9/10" and r.get_data() == b"0123456789"
     )
     with pytest.raises(RequestedRangeNotSatisfiable) as info:
         Response(b"0123456789").make_conditional(
-            environ(Range="bytes=10-"), accept_ranges=True, complete_length=10
+            response_environ(Range="bytes=10-"), accept_ranges=True, complete_length=10
         )
     assert info.value.get_response().headers["Content-Range"] == "bytes */10"
 
@@ -223,7 +205,7 @@ def test_range_on_streamed_and_seekable_bodies():
     chunks = [b"012", "345", b"6789"]
     r = Response(iter(chunks))
     r.make_conditional(
-        environ(Range="bytes=2-7"), accept_ranges=True, complete_length=10
+        response_environ(Range="bytes=2-7"), accept_ranges=True, complete_length=10
     )
     assert b"".join(r.iter_encoded()) == b"234567"
     closed = []
@@ -240,7 +222,7 @@ def test_range_on_streamed_and_seekable_bodies():
 
     r = Response(Tracked())
     r.make_conditional(
-        environ(Range="bytes=6-"), accept_ranges=True, complete_length=10
+        response_environ(Range="bytes=6-"), accept_ranges=True, complete_length=10
     )
     assert wsgi_run(r)[2] == b"6789"
     assert closed == [True]
@@ -255,7 +237,9 @@ def test_range_on_streamed_and_seekable_bodies():
     f = Seekable(b"x" * 1000 + b"wanted" + b"y" * 1000)
     r = Response(FileWrapper(f, 4), direct_passthrough=True)
     r.make_conditional(
-        environ(Range="bytes=1000-1005"), accept_ranges=True, complete_length=2006
+        response_environ(Range="bytes=1000-1005"),
+        accept_ranges=True,
+        complete_length=2006,
     )
     assert r.status_code == 206 and r.content_length == 6
     assert wsgi_run(r)[2] == b"wanted"
@@ -264,7 +248,7 @@ def test_range_on_streamed_and_seekable_bodies():
 
 
 def test_make_conditional_request_objects():
-    env = environ(**{"If-None-Match": '"abc"'})
+    env = response_environ(**{"If-None-Match": '"abc"'})
     r = Response("x")
     r.set_etag("abc")
     r.make_conditional(SimpleNamespace(environ=env))
@@ -282,8 +266,8 @@ def test_make_conditional_request_objects():
 
 def test_make_conditional_sets_content_length_for_streams():
     r = Response(iter([b"ab", b"c"]))
-    r.make_conditional(environ())
+    r.make_conditional(response_environ())
     assert r.headers["Content-Length"] == "3"
     r = Response(iter([b"ab"]), direct_passthrough=True)
-    r.make_conditional(environ())
+    r.make_conditional(response_environ())
     assert "Content-Length" not in r.headers
