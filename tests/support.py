@@ -103,3 +103,45 @@ def wsgi_run(resp, env=None):
     if hasattr(app_iter, "close"):
         app_iter.close()
     return seen["status"], seen["headers"], body
+
+
+# -- servers started by tests -------------------------------------------------
+
+
+def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1 (tests bind servers there)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # type: ignore[no-any-return]
+
+
+def wait_until_serving(
+    proc: Any, port: int, path: str = "/", timeout: float = 30.0
+) -> str | None:
+    """Poll ``GET http://127.0.0.1:port/path`` until it answers 200.
+
+    Ready means the app answers HTTP, not just that a socket listens. Returns
+    None when it does, else why not ("exited early", "did not answer within …")
+    for the caller to report with the server's output.
+    """
+    import http.client
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return "exited early"
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            try:
+                conn.request("GET", path)
+                if conn.getresponse().status == 200:
+                    return None
+            finally:
+                conn.close()
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return f"did not answer within {timeout:g} s"

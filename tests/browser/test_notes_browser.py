@@ -13,19 +13,17 @@ normal test run leaves the work tree clean.
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from conftest import require_service
+from support import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DIR = ROOT / "examples" / "notes"
@@ -81,19 +79,13 @@ def open_browser(playwright, tmp_path):
         context.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def serve_notes(tmp_path: Path, **config: str) -> Iterator[str]:
     """Serve the example with uvicorn on 127.0.0.1; yield its base URL.
 
     ``config`` becomes ``NOTES_*`` environment variables (the app reads them).
     """
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "NOTES_DATABASE": str(tmp_path / "notes.sqlite"),
@@ -123,23 +115,12 @@ def serve_notes(tmp_path: Path, **config: str) -> Iterator[str]:
         env=env,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/auth/login")
-                ready = conn.getresponse().status == 200
-                conn.close()
-                if ready:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    "uvicorn did not start:\n"
-                    + (tmp_path / "server.log").read_text(errors="replace")
-                )
-            time.sleep(0.1)
+        problem = wait_until_serving(proc, port, "/auth/login")
+        if problem is not None:
+            pytest.fail(
+                f"uvicorn {problem}:\n"
+                + (tmp_path / "server.log").read_text(errors="replace")
+            )
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -24,17 +24,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import free_port, wait_until_serving
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
 MB = 1 << 20
 WORKERS = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # type: ignore[no-any-return]
 
 
 def _command(server: str, port: int) -> list[str]:
@@ -85,7 +80,7 @@ class Server:
     def __init__(self, name: str, events: Path) -> None:
         self.name = name
         self.events = events
-        self.port = _free_port()
+        self.port = free_port()
         self.log = events / "server.log"
         self._log_file = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -108,20 +103,10 @@ class Server:
         return self.log.read_text(errors="replace")
 
     def wait_ready(self) -> None:
-        # Ready means a worker answers HTTP, not just that a socket listens.
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"{self.name} exited early:\n{self.output()}")
-            try:
-                status, _ = self.get("/", timeout=2)
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        pytest.fail(f"{self.name} did not answer within 30 s:\n{self.output()}")
+        problem = wait_until_serving(self.proc, self.port)
+        if problem is not None:
+            self.stop()
+            pytest.fail(f"{self.name} {problem}:\n{self.output()}")
 
     def connect(self, timeout: float = 10) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -20,18 +19,13 @@ import time
 from pathlib import Path
 
 import pytest
+from support import free_port, wait_until_serving
 
 HERE = Path(__file__).parent
 APPS = HERE / "devserver_apps"
 BIN = Path(sys.executable).parent
 #: Variables of the test process that would change what the server does.
 _CLEAN_ENV = ("ERLEN_RUN_FROM_CLI", "ERLEN_DEV_SERVER", "ERLEN_DEBUG", "ERLEN_APP")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -66,18 +60,10 @@ class Server:
             conn.close()
 
     def wait_ready(self, path: str = "/", timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"the server exited early:\n{self.output}")
-            try:
-                if self.get(path, timeout=2)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        pytest.fail(f"the server did not answer within {timeout} s:\n{self.output}")
+        problem = wait_until_serving(self.proc, self.port, path, timeout)
+        if problem is not None:
+            self.kill()
+            pytest.fail(f"the server {problem}:\n{self.output}")
 
     def interrupt(self, timeout: float = 15) -> int:
         """Press Ctrl-C (SIGINT to the server's pid) and return its exit code."""
@@ -98,7 +84,7 @@ class Server:
 
 
 def erlen_run(cwd: Path, app: str, *options: str, log: Path) -> Server:
-    port = _free_port()
+    port = free_port()
     args = [str(BIN / "erlen"), "--app", app, "run", "--port", str(port), *options]
     return Server(args, cwd, port, log)
 
@@ -350,7 +336,7 @@ def _run_script(tmp_path: Path, mode: str) -> Server:
     work = tmp_path / "proj"
     work.mkdir()
     shutil.copy(APPS / "runscript.py", work / "runscript.py")
-    port = _free_port()
+    port = free_port()
     args = [sys.executable, "runscript.py", str(port), mode]
     return Server(args, work, port, tmp_path / "out.log")
 
@@ -381,7 +367,7 @@ def test_app_run_debug_reloads_the_script(tmp_path):
 
 
 def test_app_run_under_gunicorn_does_nothing(tmp_path):
-    port = _free_port()
+    port = free_port()
     args = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "prodapp:app"]
     srv = Server(args, APPS, port, tmp_path / "out.log")
     srv.wait_ready()

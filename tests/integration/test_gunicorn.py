@@ -6,27 +6,20 @@ import hashlib
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from support import free_port, wait_until_serving
 
 HERE = Path(__file__).parent
 MB = 1 << 20
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
+    port = free_port()
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(
         [
@@ -47,25 +40,11 @@ def server():
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(HERE)},
     )
-    # Ready means a worker answers HTTP, not just that the arbiter listens.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/")
-            ready = conn.getresponse().status == 200
-            conn.close()
-            if ready:
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            pytest.fail(f"gunicorn exited early:\n{out}")
-        time.sleep(0.1)
-    else:
+    problem = wait_until_serving(proc, port)
+    if problem is not None:
         proc.kill()
-        pytest.fail("gunicorn did not answer within 30 s")
+        out = proc.stdout.read().decode() if proc.stdout else ""
+        pytest.fail(f"gunicorn {problem}:\n{out}")
     yield port
     proc.send_signal(signal.SIGTERM)
     try:
