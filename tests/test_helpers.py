@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import HTTPException, NotFound
 
 from erlen import Erlen, Response, abort, make_response, redirect, request
 from erlen.helpers import safe_location, stream_with_context
@@ -139,3 +139,9 @@ def test_stream_with_context_async_generator(app, client):
 
     assert client.get("/?q=!").data == b"path=/!"
     assert client.get("/deco").data == b"/deco"
+
+
+def test_app_aborter_takes_an_erlen_response(app):
+    with app.app_context(), pytest.raises(HTTPException) as info:
+        app.aborter(Response("made", 409))
+    assert info.value.response.status_code == 409

@@ -252,7 +252,7 @@ class Erlen(AppTemplatingMixin, Pipeline, Scaffold):
 
     def make_aborter(self) -> Any:
         """Create the object :func:`erlen.abort` calls to raise HTTP errors."""
-        from werkzeug.exceptions import Aborter
+        from .helpers import Aborter
 
         return Aborter()
 

@@ -15,8 +15,8 @@ from functools import update_wrapper
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from markupsafe import escape
+from werkzeug.exceptions import Aborter as _WzAborter
 from werkzeug.exceptions import HTTPException
-from werkzeug.exceptions import abort as _wz_abort
 from werkzeug.urls import iri_to_uri
 
 from .flashing import flash as flash
@@ -62,18 +62,34 @@ def url_for(
     )
 
 
+class Aborter(_WzAborter):
+    """Werkzeug's ``Aborter`` that also takes erlen's response objects.
+
+    ``aborter(404)`` raises the NotFound class; ``aborter(response)`` ends the
+    request with exactly that response (Werkzeug only recognises its own
+    Response class there). :meth:`erlen.Erlen.make_aborter` returns one.
+    """
+
+    def __call__(self, code: Any, *args: Any, **kwargs: Any) -> NoReturn:
+        if not isinstance(code, int):
+            raise HTTPException(response=code)
+        super().__call__(code, *args, **kwargs)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+_default_aborter = Aborter()
+
+
 def abort(code: int | Response, *args: Any, **kwargs: Any) -> NoReturn:
     """Raise the HTTPException for ``code`` (or one carrying a response).
 
-    Example: ``abort(404)``, ``abort(403, description="not yours")``.
+    Uses the current app's :attr:`~erlen.Erlen.aborter` when an app context is
+    active. Example: ``abort(404)``, ``abort(403, description="not yours")``.
     """
-    if not isinstance(code, int):
-        # A response object: end the request with exactly that response.
-        raise HTTPException(response=code)  # type: ignore[arg-type]
     ctx = _cv_ctx.get(None)
-    if ctx is not None:
-        ctx.app.aborter(code, *args, **kwargs)
-    _wz_abort(code, *args, **kwargs)  # pragma: no cover - aborter always raises
+    aborter = _default_aborter if ctx is None else ctx.app.aborter
+    aborter(code, *args, **kwargs)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def safe_location(location: str) -> str:
