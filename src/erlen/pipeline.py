@@ -20,7 +20,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from functools import wraps
 from itertools import chain
-from types import CoroutineType, GeneratorType
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin
 
@@ -717,7 +717,7 @@ class Pipeline:
                 rv = self.json.response(rv)
             elif isinstance(rv, HTTPException):
                 rv = self._response_from_http_exception(rv)
-            elif callable(rv) or hasattr(rv, "status_code"):
+            elif callable(rv):
                 rv = self._response_from_foreign(rv)
             elif isinstance(rv, AsyncIterator):
                 # -- erlen addition: an async generator streams (the ASGI
@@ -768,22 +768,10 @@ class Pipeline:
         return rv
 
     def _response_from_foreign(self: Erlen, rv: Any) -> Response:  # type: ignore[misc]
-        """Wrap a response object of another class, or run a WSGI callable."""
-        cls = self.response_class
-        if hasattr(rv, "status_code") and hasattr(rv, "headers"):
-            out = cls(status=rv.status_code)
-            out.headers = Headers(list(rv.headers.items()))
-            out.response = rv.response if hasattr(rv, "response") else rv.iter_encoded()
-            return out
+        """Run a WSGI callable (a Werkzeug response, say) into a response_class."""
         req = _cv_ctx.get().request
-        captured: list[Any] = []
-
-        def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
-            captured[:] = [status, headers]
-            return lambda data: None
-
         try:
-            body = rv(req.environ, start_response)  # type: ignore[union-attr]
+            return self.response_class.force_type(rv, req.environ)  # type: ignore[union-attr]
         except TypeError as e:
             raise TypeError(
                 f"{e}\nThe view function did not return a valid response. The return"
@@ -791,11 +779,3 @@ class Pipeline:
                 " Response instance, or WSGI callable, but it was a"
                 f" {type(rv).__name__}."
             ).with_traceback(sys.exc_info()[2]) from None
-        if isinstance(body, GeneratorType):
-            first = next(body, None)
-            chunks: Any = chain(() if first is None else (first,), body)
-        else:
-            chunks = body
-        out = cls(chunks, status=captured[0] if captured else 200)
-        out.headers = Headers(captured[1] if captured else [])
-        return out
